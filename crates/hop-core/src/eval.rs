@@ -1,0 +1,97 @@
+//! Evaluators: the one thing an engine supplies to the shared search.
+//!
+//! The search logic runs on the host with one seeded RNG; an evaluator only scores batches of
+//! candidate portfolios. Every evaluator must return the same bits as [`Problem::fitness`] — the
+//! CPU one below is the reference, a GPU one replays the same operations.
+
+use crate::exact::{Accum, Problem};
+
+/// A portfolio under local search: its members, accumulators and fitness.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub members: Vec<u32>,
+    pub acc: Accum,
+    pub fitness: f64,
+}
+
+impl Chain {
+    pub fn new(problem: &Problem, members: Vec<u32>, fitness: f64) -> Self {
+        let mut acc = Accum::new(problem.n_days());
+        problem.accumulate(&members, &mut acc);
+        Self { members, acc, fitness }
+    }
+
+    /// Applies a move whose fitness is already known.
+    pub fn apply(&mut self, problem: &Problem, out_pos: usize, incoming: u32, fitness: f64) {
+        let out = self.members[out_pos];
+        self.acc.swap(problem, out as usize, incoming as usize);
+        self.members[out_pos] = incoming;
+        self.fitness = fitness;
+    }
+}
+
+/// A single-swap move: in chain `chain`, the member at `out_pos` is replaced by `incoming`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swap {
+    pub chain: u32,
+    pub out_pos: u32,
+    pub incoming: u32,
+}
+
+pub trait Evaluator: Send + Sync {
+    /// `cpu`, `gpu`, ...: reported in results.
+    fn name(&self) -> &'static str;
+
+    fn problem(&self) -> &Problem;
+
+    /// Fitness of `out.len()` portfolios of `k` members each, `members` holding them back to back.
+    fn evaluate(&self, k: usize, members: &[u32], out: &mut [f64]);
+
+    /// Fitness of each single-swap move against its chain's current state.
+    fn evaluate_swaps(&self, chains: &[Chain], moves: &[Swap], out: &mut [f64]);
+}
+
+/// The reference evaluator: full recompute for batches, O(T) incremental for swaps. Single-threaded
+/// per call: a job runs its algorithms in parallel, which keeps every core busy already.
+#[derive(Debug)]
+pub struct CpuEvaluator<'a> {
+    problem: &'a Problem,
+}
+
+impl<'a> CpuEvaluator<'a> {
+    pub fn new(problem: &'a Problem) -> Self {
+        Self { problem }
+    }
+}
+
+impl Evaluator for CpuEvaluator<'_> {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn problem(&self) -> &Problem {
+        self.problem
+    }
+
+    fn evaluate(&self, k: usize, members: &[u32], out: &mut [f64]) {
+        assert_eq!(members.len(), k * out.len(), "members must hold k per portfolio");
+        let p = self.problem;
+        let mut acc = Accum::new(p.n_days());
+        for (portfolio, slot) in members.chunks(k).zip(out.iter_mut()) {
+            p.accumulate(portfolio, &mut acc);
+            *slot = p.fitness(&acc, k);
+        }
+    }
+
+    fn evaluate_swaps(&self, chains: &[Chain], moves: &[Swap], out: &mut [f64]) {
+        assert_eq!(moves.len(), out.len());
+        let p = self.problem;
+        let incoming: Vec<u32> = moves.iter().map(|m| m.incoming).collect();
+        p.touch(&incoming);
+        for (m, slot) in moves.iter().zip(out.iter_mut()) {
+            let chain = &chains[m.chain as usize];
+            let outgoing = chain.members[m.out_pos as usize] as usize;
+            *slot = p.swap_fitness(&chain.acc, chain.members.len(), outgoing, m.incoming as usize);
+        }
+    }
+}

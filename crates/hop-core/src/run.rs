@@ -1,0 +1,127 @@
+//! One optimization job, in process: ULTA, per-strategy metrics, the search for every size and
+//! algorithm, and the portfolio metrics of every result. Engines wrap this with their evaluator.
+
+use rayon::prelude::*;
+
+use crate::error::CoreError;
+use crate::eval::Evaluator;
+use crate::exact::{Accum, FitnessSpec, Problem};
+use crate::matrix::PnlMatrix;
+use crate::metrics::{all_strategy_metrics, portfolio_metrics};
+use crate::options::JobOptions;
+use crate::result::{AlgorithmResult, RunResult, SizeResult, StrategyMetrics};
+use crate::search::{self, Algorithm, Progress};
+
+/// A progress event of a running job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobProgress {
+    pub portfolio_size: usize,
+    pub algorithm: Algorithm,
+    pub progress: Progress,
+}
+
+/// The data a job searches over, prepared once: the matrix after ULTA, its per-strategy metrics
+/// and its exact quantized form.
+#[derive(Debug)]
+pub struct Prepared {
+    pub matrix: PnlMatrix,
+    pub inversions: Vec<crate::result::Inversion>,
+    pub strategy_metrics: Vec<StrategyMetrics>,
+    pub problem: Problem,
+}
+
+impl Prepared {
+    /// ULTA (when asked), per-strategy metrics and quantization. `metrics` may be supplied by an
+    /// engine that computed them itself (the SQL engine does); otherwise they are computed here.
+    pub fn new(
+        matrix: PnlMatrix,
+        options: &JobOptions,
+        metrics: Option<Vec<StrategyMetrics>>,
+    ) -> Result<Self, CoreError> {
+        options.validate(matrix.n_strategies())?;
+        let (matrix, inversions) =
+            if options.ulta { crate::ulta::apply(&matrix)? } else { (matrix, Vec::new()) };
+        let strategy_metrics = match metrics {
+            Some(m) if m.len() == matrix.n_strategies() => m,
+            Some(m) => {
+                return Err(CoreError::Shape(format!(
+                    "{} strategy metrics for {} strategies",
+                    m.len(),
+                    matrix.n_strategies()
+                )));
+            }
+            None => all_strategy_metrics(&matrix),
+        };
+        let problem = Problem::new(&matrix, FitnessSpec::from(options), options.max_size)?;
+        Ok(Self { matrix, inversions, strategy_metrics, problem })
+    }
+}
+
+/// Runs every size and algorithm of the job with `eval` (whose problem must be `prepared.problem`).
+pub fn run_search(
+    prepared: &Prepared,
+    options: &JobOptions,
+    eval: &dyn Evaluator,
+    progress: &(dyn Fn(JobProgress) + Sync),
+) -> RunResult {
+    let problem = &prepared.problem;
+    let sizes: Vec<SizeResult> = options
+        .sizes()
+        .map(|k| {
+            let algorithms: Vec<AlgorithmResult> = options
+                .algorithms
+                .par_iter()
+                .map(|&algorithm| {
+                    let started = std::time::Instant::now();
+                    let report = |p: Progress| {
+                        progress(JobProgress { portfolio_size: k, algorithm, progress: p })
+                    };
+                    let budget = options.budget_for(algorithm);
+                    let outcome = search::run(algorithm, eval, k, budget, options.seed, &report);
+                    let daily = daily_series(problem, &outcome.portfolio);
+                    AlgorithmResult {
+                        algorithm,
+                        portfolio_size: k,
+                        metrics: portfolio_metrics(&daily),
+                        portfolio: outcome.portfolio,
+                        fitness: outcome.fitness,
+                        evaluations: outcome.evaluations,
+                        seconds: started.elapsed().as_secs_f64(),
+                    }
+                })
+                .collect();
+            let best = best_index(algorithms.iter().map(|a| a.fitness));
+            let best_daily = daily_series(problem, &algorithms[best].portfolio);
+            SizeResult { portfolio_size: k, algorithms, best, best_daily }
+        })
+        .collect();
+    let best_size = best_index(sizes.iter().map(|s| s.best().fitness));
+    RunResult {
+        options: options.clone(),
+        strategy_names: prepared.matrix.names().to_vec(),
+        dates: prepared.matrix.dates().to_vec(),
+        strategy_metrics: prepared.strategy_metrics.clone(),
+        sizes,
+        best_size,
+        inversions: prepared.inversions.clone(),
+        evaluator: eval.name().to_string(),
+    }
+}
+
+/// The portfolio's daily series p[t], from the same exact accumulators the fitness used.
+pub fn daily_series(problem: &Problem, members: &[u32]) -> Vec<f64> {
+    let mut acc = Accum::new(problem.n_days());
+    problem.accumulate(members, &mut acc);
+    problem.daily(&acc, members.len())
+}
+
+/// Index of the largest value; the first wins a tie.
+fn best_index(values: impl Iterator<Item = f64>) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if i == 0 || v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}

@@ -1,0 +1,108 @@
+//! The eight search algorithms by name.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// Genetic algorithm: tournament selection, uniform subset crossover with repair, elitism.
+    #[serde(rename = "GA")]
+    Ga,
+    /// Discrete (set-based) particle swarm optimisation.
+    #[serde(rename = "PSO")]
+    Pso,
+    /// Metropolis simulated annealing, many chains, geometric cooling.
+    #[serde(rename = "SA")]
+    Sa,
+    /// Differential evolution over membership scores (random keys).
+    #[serde(rename = "DE")]
+    De,
+    /// Ant colony optimisation with a per-strategy pheromone vector.
+    #[serde(rename = "ACO")]
+    Aco,
+    /// Restart hill climbing with single-swap moves.
+    #[serde(rename = "HC")]
+    Hc,
+    /// Surrogate-guided (Bayesian-style) optimisation.
+    #[serde(rename = "BO")]
+    Bo,
+    /// Random search.
+    #[serde(rename = "RS")]
+    Rs,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 8] = [
+        Algorithm::Ga,
+        Algorithm::Pso,
+        Algorithm::Sa,
+        Algorithm::De,
+        Algorithm::Aco,
+        Algorithm::Hc,
+        Algorithm::Bo,
+        Algorithm::Rs,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Ga => "GA",
+            Algorithm::Pso => "PSO",
+            Algorithm::Sa => "SA",
+            Algorithm::De => "DE",
+            Algorithm::Aco => "ACO",
+            Algorithm::Hc => "HC",
+            Algorithm::Bo => "BO",
+            Algorithm::Rs => "RS",
+        }
+    }
+
+    /// Fitness evaluations a job gives this algorithm when it does not set a budget. The local
+    /// searches (SA, HC) score single swaps, O(T) each; the population methods score whole
+    /// portfolios, O(k T) each and bound by memory on the production matrix, so they get fewer.
+    /// Chosen so that a production-shape job (25,544 x 82, k = 35) finishes in well under a second
+    /// on two cores (see `hop-bench`).
+    pub fn default_budget(self) -> u64 {
+        match self {
+            Algorithm::Sa | Algorithm::Hc => 200_000,
+            Algorithm::Ga | Algorithm::Pso | Algorithm::De | Algorithm::Bo => 6_000,
+            Algorithm::Aco | Algorithm::Rs => 4_000,
+        }
+    }
+
+    /// A stable number per algorithm, mixed into the seed so each gets its own RNG stream.
+    pub fn stream(self) -> u64 {
+        Algorithm::ALL.iter().position(|&a| a == self).expect("listed in ALL") as u64 + 1
+    }
+
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        let wanted = text.trim().to_ascii_uppercase();
+        Algorithm::ALL.into_iter().find(|a| a.as_str() == wanted).ok_or_else(|| {
+            CoreError::Options(format!(
+                "unknown algorithm {text:?}; use any of: {}",
+                Algorithm::ALL.map(Algorithm::as_str).join(", ")
+            ))
+        })
+    }
+
+    /// Parses a comma-separated list such as `GA,SA,HC` (duplicates removed, order kept).
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, CoreError> {
+        let mut out = Vec::new();
+        for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let alg = Algorithm::parse(part)?;
+            if !out.contains(&alg) {
+                out.push(alg);
+            }
+        }
+        if out.is_empty() {
+            return Err(CoreError::Options("no algorithm named".into()));
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,72 @@
+//! DE: discrete differential evolution for subsets. For each target, a mutant starts from a random
+//! base portfolio `a` and moves towards the difference `b - c` (each strategy `b` has and `c` lacks
+//! enters with probability F, replacing a member that `c` has and `b` lacks, or a random one);
+//! binomial crossover with the target (rate CR) and repair give the trial, which replaces the
+//! target when at least as fit.
+
+use super::context::Ctx;
+use super::subset::assemble;
+
+const POPULATION: usize = 32;
+const F: f64 = 0.5;
+const CR: f64 = 0.7;
+
+pub fn run(ctx: &mut Ctx) {
+    let k = ctx.k;
+    let size = POPULATION.min((ctx.remaining() as usize / 8).max(4));
+    let mut population: Vec<Vec<u32>> = (0..ctx.allow(size)).map(|_| ctx.random_portfolio()).collect();
+    let mut fitness = ctx.evaluate(&population.concat());
+    let np = population.len();
+    while !ctx.done() {
+        let width = ctx.allow(np);
+        let mut trials = Vec::with_capacity(width);
+        for target in 0..width {
+            let pick = |ctx: &mut Ctx, taken: &[usize]| loop {
+                let i = ctx.rng.below(np);
+                if np < 4 || !taken.contains(&i) {
+                    return i;
+                }
+            };
+            let a = pick(ctx, &[target]);
+            let b = pick(ctx, &[target, a]);
+            let c = pick(ctx, &[target, a, b]);
+            let (pa, pb, pc) = (&population[a], &population[b], &population[c]);
+            let mut mutant = pa.clone();
+            let gains: Vec<u32> = pb.iter().copied().filter(|j| !pc.contains(j)).collect();
+            let mut losses: Vec<u32> = pc.iter().copied().filter(|j| !pb.contains(j)).collect();
+            for j in gains {
+                if mutant.contains(&j) || !ctx.rng.chance(F) {
+                    continue;
+                }
+                let out = losses
+                    .iter()
+                    .position(|l| mutant.contains(l))
+                    .map(|i| losses.swap_remove(i))
+                    .and_then(|l| mutant.iter().position(|&m| m == l))
+                    .unwrap_or_else(|| ctx.rng.below(k));
+                mutant[out] = j;
+            }
+            // Binomial crossover position by position, at least one gene from the mutant.
+            let forced = ctx.rng.below(k);
+            let mut keep = Vec::with_capacity(k);
+            let mut pool = Vec::new();
+            for pos in 0..k {
+                let (take, other) = if pos == forced || ctx.rng.chance(CR) {
+                    (mutant[pos], population[target][pos])
+                } else {
+                    (population[target][pos], mutant[pos])
+                };
+                keep.push(take);
+                pool.push(other);
+            }
+            trials.push(assemble(&mut ctx.rng, ctx.n, k, &keep, &mut pool));
+        }
+        let trial_fitness = ctx.evaluate(&trials.concat());
+        for (target, (trial, f)) in trials.into_iter().zip(trial_fitness).enumerate() {
+            if f >= fitness[target] {
+                population[target] = trial;
+                fitness[target] = f;
+            }
+        }
+    }
+}

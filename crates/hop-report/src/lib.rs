@@ -1,0 +1,465 @@
+//! The run folder (SPEC 4): everything a finished job leaves on the share for the analyst.
+//!
+//! [`write_run_folder`] renders a [`RunResult`] into `output_root/run_YYYYMMDD_HHMMSS/`:
+//!
+//! | file | content |
+//! |---|---|
+//! | `optimization_summary_<ts>.txt` | legacy-style summary ([`text::summary_text`]) |
+//! | `optimization_summary_<ts>.xlsx` | four sheets ([`xlsx::SHEETS`], [`xlsx`]) |
+//! | `strategy_metrics.csv` | per-strategy metrics ([`text::strategy_metrics_csv`]) |
+//! | `Best_Portfolio_Size<k>_<ts>.txt` | one per size ([`text::best_portfolio_text`]) |
+//! | `equity_curves_Best_Portfolio_Size<k>_<ts>.png` | one per size ([`charts`]) |
+//! | `drawdowns_Best_Portfolio_Size<k>_<ts>.png` | one per size ([`charts`]) |
+//! | `error_log.txt` | [`RunInfo::errors`], one per line; empty when none |
+//! | `results.json` | everything, machine-readable ([`json::ResultsDocument`]) |
+//! | `inversion_report.md` | only when ULTA inverted a strategy ([`inversion_report`]) |
+//!
+//! **Folder name and uniqueness.** `<ts>` is the run's local timestamp as `YYYYMMDD_HHMMSS` and is
+//! shared by the folder and every file in it. When `run_<ts>` already exists (two jobs in the same
+//! second), the next second is used, then the next, until a free name is found, and the files
+//! are named after the second actually used; so names keep the legacy pattern and stay unique per
+//! job.
+//!
+//! **Atomicity.** Nothing is written under the final name: the files go into a hidden temporary
+//! folder `output_root/.run_<ts>.partial-<pid>-<n>`, are flushed to disk, and the folder is renamed
+//! to `run_<ts>` at the end (one `rename`, atomic on one filesystem). A folder named `run_*` is
+//! therefore always complete. On any error the temporary folder is removed and the error returned.
+//! If the name was taken between the check and the rename (another writer), the files are
+//! rendered again for the next second. A process killed mid-write can leave a `.run_*.partial-*`
+//! folder behind; [`remove_stale_partials`] cleans those up.
+
+pub mod charts;
+pub mod json;
+pub mod text;
+pub mod xlsx;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use chrono::{NaiveDateTime, Timelike};
+use hop_core::RunResult;
+
+pub use json::{BestSummary, ResultsDocument, read_results_json};
+pub use text::inversion_report;
+
+/// What the report needs to know about the job beyond the [`RunResult`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunInfo {
+    pub job_id: Option<String>,
+    /// The input file's display name (e.g. `Python_Multi_Consolidated_20250726_161921.csv`).
+    pub input_file: String,
+    /// Local time of the run; gives the folder's and files' `<ts>`.
+    pub timestamp: NaiveDateTime,
+    /// `blue` or `green` (only in `results.json`: analysts are not meant to notice the migration).
+    pub side: Option<String>,
+    /// `cpu`, `gpu`, `heavydb`, `embedded-sql`, ...
+    pub engine: String,
+    /// Lines for `error_log.txt` (warnings or a shadow side's failure, for instance).
+    pub errors: Vec<String>,
+    /// Step name -> seconds (`parse`, `metrics`, `search`, `report`, ...), in display order.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Why the run folder could not be written. Every variant names the file (or folder) concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the run result cannot be reported: {0}")]
+    InvalidResult(String),
+    #[error("cannot create the run folder in {}: {source}", .path.display())]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {file}: {source}")]
+    Write {
+        file: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {file}: {source}")]
+    Xlsx {
+        file: String,
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
+    #[error("cannot draw {file}: {message}")]
+    Chart { file: String, message: String },
+    #[error("cannot write {file}: {source}")]
+    Json {
+        file: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("internal error while writing the run folder: {0}")]
+    Internal(String),
+    #[error(
+        "no free run folder name in {} from run_{first} on after {tries} tries",
+        .root.display()
+    )]
+    NoFreeName {
+        root: PathBuf,
+        first: String,
+        tries: u32,
+    },
+}
+
+impl ReportError {
+    /// The file or folder the error is about, when there is one.
+    pub fn file(&self) -> Option<String> {
+        match self {
+            ReportError::InvalidResult(_) | ReportError::Internal(_) => None,
+            ReportError::Folder { path, .. } => Some(path.display().to_string()),
+            ReportError::NoFreeName { root, .. } => Some(root.display().to_string()),
+            ReportError::Write { file, .. }
+            | ReportError::Xlsx { file, .. }
+            | ReportError::Chart { file, .. }
+            | ReportError::Json { file, .. } => Some(file.clone()),
+        }
+    }
+}
+
+/// How many successive seconds are tried for a free folder name before giving up.
+const MAX_NAME_TRIES: u32 = 3600;
+
+/// `YYYYMMDD_HHMMSS`.
+pub fn run_id(timestamp: &NaiveDateTime) -> String {
+    timestamp.format("%Y%m%d_%H%M%S").to_string()
+}
+
+/// `run_YYYYMMDD_HHMMSS`.
+pub fn folder_name(run_id: &str) -> String {
+    format!("run_{run_id}")
+}
+
+/// The file names of a run folder for `result` and `run_id`, sorted (as listed in `results.json`).
+pub fn file_names(result: &RunResult, run_id: &str) -> Vec<String> {
+    let mut names = vec![
+        format!("optimization_summary_{run_id}.txt"),
+        format!("optimization_summary_{run_id}.xlsx"),
+        "strategy_metrics.csv".to_string(),
+        "error_log.txt".to_string(),
+        "results.json".to_string(),
+    ];
+    for size in &result.sizes {
+        let k = size.portfolio_size;
+        names.push(format!("Best_Portfolio_Size{k}_{run_id}.txt"));
+        names.push(format!("equity_curves_Best_Portfolio_Size{k}_{run_id}.png"));
+        names.push(format!("drawdowns_Best_Portfolio_Size{k}_{run_id}.png"));
+    }
+    if !result.inversions.is_empty() {
+        names.push("inversion_report.md".to_string());
+    }
+    names.sort();
+    names
+}
+
+/// Checks that every index in `result` points at something, so that rendering cannot panic.
+pub fn check_result(result: &RunResult) -> Result<(), ReportError> {
+    let bad = |m: String| Err(ReportError::InvalidResult(m));
+    let n = result.strategy_names.len();
+    if result.strategy_metrics.len() != n {
+        return bad(format!(
+            "{} strategy names but {} strategy metrics",
+            n,
+            result.strategy_metrics.len()
+        ));
+    }
+    if result.sizes.is_empty() {
+        return bad("no portfolio size was searched".into());
+    }
+    if result.best_size >= result.sizes.len() {
+        return bad(format!(
+            "best size index {} but {} sizes",
+            result.best_size,
+            result.sizes.len()
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for size in &result.sizes {
+        let k = size.portfolio_size;
+        if !seen.insert(k) {
+            return bad(format!("portfolio size {k} is listed twice"));
+        }
+        if size.best >= size.algorithms.len() {
+            return bad(format!(
+                "size {k}: best algorithm index {} but {} algorithms",
+                size.best,
+                size.algorithms.len()
+            ));
+        }
+        for alg in &size.algorithms {
+            if let Some(&i) = alg.portfolio.iter().find(|&&i| i as usize >= n) {
+                return bad(format!(
+                    "size {k}, {}: strategy index {i} but {n} strategies",
+                    alg.algorithm
+                ));
+            }
+        }
+    }
+    for inv in &result.inversions {
+        if inv.index as usize >= n {
+            return bad(format!(
+                "inversion of strategy index {} but {n} strategies",
+                inv.index
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the run folder for `result` under `output_root` (created if missing) and returns its
+/// path, `output_root/run_<ts>`. See the crate documentation for naming, uniqueness and atomicity.
+pub fn write_run_folder(
+    output_root: &Path,
+    run: &RunInfo,
+    result: &RunResult,
+) -> Result<PathBuf, ReportError> {
+    check_result(result)?;
+    fs::create_dir_all(output_root).map_err(|source| ReportError::Folder {
+        path: output_root.to_path_buf(),
+        source,
+    })?;
+    let first = run.timestamp.with_nanosecond(0).unwrap_or(run.timestamp);
+    let mut ts = first;
+    let mut tries = 0;
+    while tries < MAX_NAME_TRIES {
+        let id = run_id(&ts);
+        let target = output_root.join(folder_name(&id));
+        if fs::symlink_metadata(&target).is_ok() {
+            ts += chrono::TimeDelta::seconds(1);
+            tries += 1;
+            continue;
+        }
+        let temp = create_temp_dir(output_root, &id)?;
+        if let Err(e) = write_files(&temp, &id, run, result) {
+            let _ = fs::remove_dir_all(&temp);
+            return Err(e);
+        }
+        match fs::rename(&temp, &target) {
+            Ok(()) => {
+                // Make the rename itself durable (best effort: not every filesystem allows it).
+                if let Ok(dir) = fs::File::open(output_root) {
+                    let _ = dir.sync_all();
+                }
+                return Ok(target);
+            }
+            Err(e) if name_taken(&e) => {
+                // Another writer took the name since the check: render again for the next second.
+                let _ = fs::remove_dir_all(&temp);
+                ts += chrono::TimeDelta::seconds(1);
+                tries += 1;
+            }
+            Err(source) => {
+                let _ = fs::remove_dir_all(&temp);
+                return Err(ReportError::Folder {
+                    path: target,
+                    source,
+                });
+            }
+        }
+    }
+    Err(ReportError::NoFreeName {
+        root: output_root.to_path_buf(),
+        first: run_id(&first),
+        tries,
+    })
+}
+
+/// Whether a failed `rename` means that the target name exists (a non-empty folder there).
+fn name_taken(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
+    )
+}
+
+/// Creates `output_root/.run_<ts>.partial-<pid>-<n>`, a name no other writer uses.
+fn create_temp_dir(output_root: &Path, run_id: &str) -> Result<PathBuf, ReportError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = output_root.join(format!(".run_{run_id}.partial-{}-{n}", std::process::id()));
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            // A leftover of an earlier process with the same pid: take the next number.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(ReportError::Folder { path, source }),
+        }
+    }
+}
+
+/// Removes `.run_*.partial-*` folders under `output_root` older than `min_age` (left by a process
+/// that died mid-write). Returns how many were removed.
+pub fn remove_stale_partials(output_root: &Path, min_age: Duration) -> io::Result<usize> {
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in fs::read_dir(output_root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(".run_") && name.contains(".partial-")) {
+            continue;
+        }
+        let modified = entry.metadata()?.modified()?;
+        if now.duration_since(modified).unwrap_or_default() >= min_age {
+            fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Writes `bytes` to `dir/name` and flushes it to disk.
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+    let io_err = |source| ReportError::Write {
+        file: name.to_string(),
+        source,
+    };
+    let path = dir.join(name);
+    fs::write(&path, bytes).map_err(io_err)?;
+    sync_file(dir, name)
+}
+
+/// Flushes an already written file to disk.
+fn sync_file(dir: &Path, name: &str) -> Result<(), ReportError> {
+    fs::File::open(dir.join(name))
+        .and_then(|f| f.sync_all())
+        .map_err(|source| ReportError::Write {
+            file: name.to_string(),
+            source,
+        })
+}
+
+/// Renders every file into `dir` (the temporary folder).
+fn write_files(
+    dir: &Path,
+    run_id: &str,
+    run: &RunInfo,
+    result: &RunResult,
+) -> Result<(), ReportError> {
+    // Two independent halves on two threads: the workbook (the bulk for large inputs: about 70 %
+    // of the time for 25,544 strategies) on one, the text files, results.json and the charts on
+    // the other.
+    std::thread::scope(|scope| {
+        let heavy = scope.spawn(|| -> Result<(), ReportError> {
+            let name = format!("optimization_summary_{run_id}.xlsx");
+            xlsx::write_xlsx(&dir.join(&name), dir, run, run_id, result).map_err(|source| {
+                ReportError::Xlsx {
+                    file: name.clone(),
+                    source,
+                }
+            })?;
+            sync_file(dir, &name)
+        });
+        let light =
+            write_texts(dir, run_id, run, result).and_then(|()| write_charts(dir, run_id, result));
+        let heavy = heavy.join().unwrap_or_else(|_| {
+            Err(ReportError::Internal(
+                "the workbook thread panicked".to_string(),
+            ))
+        });
+        light.and(heavy)
+    })
+}
+
+fn write_charts(dir: &Path, run_id: &str, result: &RunResult) -> Result<(), ReportError> {
+    for size in &result.sizes {
+        let k = size.portfolio_size;
+        let alg = size.best().algorithm.as_str();
+        for (kind, prefix, title) in [
+            (charts::ChartKind::Equity, "equity_curves", "Equity Curve"),
+            (charts::ChartKind::Drawdown, "drawdowns", "Drawdown"),
+        ] {
+            let name = format!("{prefix}_Best_Portfolio_Size{k}_{run_id}.png");
+            let title = format!("{title} - Best Portfolio (Size {k}, {alg})");
+            charts::draw_chart(
+                &dir.join(&name),
+                kind,
+                &title,
+                &result.dates,
+                &size.best_daily,
+            )
+            .map_err(|message| ReportError::Chart {
+                file: name.clone(),
+                message,
+            })?;
+            sync_file(dir, &name)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_texts(
+    dir: &Path,
+    run_id: &str,
+    run: &RunInfo,
+    result: &RunResult,
+) -> Result<(), ReportError> {
+    let summary = text::summary_text(run, run_id, result);
+    write_file(
+        dir,
+        &format!("optimization_summary_{run_id}.txt"),
+        summary.as_bytes(),
+    )?;
+    for size in &result.sizes {
+        let name = format!("Best_Portfolio_Size{}_{run_id}.txt", size.portfolio_size);
+        write_file(
+            dir,
+            &name,
+            text::best_portfolio_text(result, size).as_bytes(),
+        )?;
+    }
+    write_file(
+        dir,
+        "strategy_metrics.csv",
+        text::strategy_metrics_csv(result).as_bytes(),
+    )?;
+    write_file(
+        dir,
+        "error_log.txt",
+        text::error_log_text(&run.errors).as_bytes(),
+    )?;
+    if !result.inversions.is_empty() {
+        write_file(
+            dir,
+            "inversion_report.md",
+            inversion_report(result).as_bytes(),
+        )?;
+    }
+    let doc = results_document(run, run_id, result);
+    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|source| ReportError::Json {
+        file: "results.json".to_string(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    write_file(dir, "results.json", &bytes)
+}
+
+/// The `results.json` document of a run (borrowing `run` and `result`).
+pub fn results_document<'a>(
+    run: &'a RunInfo,
+    run_id: &'a str,
+    result: &'a RunResult,
+) -> ResultsDocument<'a> {
+    use std::borrow::Cow;
+    ResultsDocument {
+        format_version: json::FORMAT_VERSION,
+        job_id: run.job_id.as_deref().map(Cow::Borrowed),
+        run_id: Cow::Borrowed(run_id),
+        timestamp: Cow::Owned(run.timestamp.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
+        input_file: Cow::Borrowed(&run.input_file),
+        side: run.side.as_deref().map(Cow::Borrowed),
+        engine: Cow::Borrowed(&run.engine),
+        seed: result.options.seed,
+        options: Cow::Borrowed(&result.options),
+        timings: Cow::Borrowed(&run.timings),
+        errors: Cow::Borrowed(&run.errors),
+        files: file_names(result, run_id),
+        best: BestSummary::of(result),
+        result: Cow::Borrowed(result),
+    }
+}
