@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "hop-bench", about = "Heavy Optimizer benchmark on production-shape data")]
+#[command(
+    name = "hop-bench",
+    about = "Heavy Optimizer benchmark on production-shape data"
+)]
 pub struct BenchArgs {
     /// Real data to bootstrap from (default: the legacy 2,500-strategy fixture beside the repo,
     /// else the 500-strategy sample in fixtures/).
@@ -50,5 +53,9 @@ pub fn main() -> ExitCode {
 pub fn default_fixture() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let shared = root.join("../shared/fixtures/legacy/sensex_2500x82.csv");
-    if shared.exists() { shared } else { root.join("fixtures/sensex_500x82.csv") }
+    if shared.exists() {
+        shared
+    } else {
+        root.join("fixtures/sensex_500x82.csv")
+    }
 }

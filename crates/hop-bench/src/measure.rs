@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
+use hop_core::JobOptions;
 use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
 use hop_core::exact::{FitnessSpec, Problem};
 use hop_core::rng::Rng;
-use hop_core::JobOptions;
 
 use crate::BenchArgs;
 
@@ -31,7 +31,13 @@ fn line(name: &str, value: impl std::fmt::Display, unit: &str) {
 /// Peak resident set size of this process, from /proc (Linux); `None` elsewhere.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
@@ -41,13 +47,23 @@ pub fn run(args: &BenchArgs) -> Result<(), BoxError> {
     let matrix = hop_core::synth::bootstrap(&base, args.strategies, args.seed);
     let csv = hop_core::csv::write_csv(&matrix, true);
     let (n, t, k) = (matrix.n_strategies(), matrix.n_days(), args.k);
-    println!("# hop-bench: {n} strategies x {t} days bootstrapped from {}", fixture.display());
-    println!("# {} threads, k = {k}, best of {} runs unless noted", rayon::current_num_threads(), args.repeat);
+    println!(
+        "# hop-bench: {n} strategies x {t} days bootstrapped from {}",
+        fixture.display()
+    );
+    println!(
+        "# {} threads, k = {k}, best of {} runs unless noted",
+        rayon::current_num_threads(),
+        args.repeat
+    );
     line("csv size", format!("{:.1}", csv.len() as f64 / 1e6), "MB");
 
     let (secs, parsed) = best_of(args.repeat, || hop_core::csv::parse_csv(&csv));
     let parsed = parsed?;
-    assert_eq!(parsed, matrix, "the generated CSV parses back to the generated matrix");
+    assert_eq!(
+        parsed, matrix,
+        "the generated CSV parses back to the generated matrix"
+    );
     line("csv parse", format!("{:.1}", secs * 1e3), "ms");
 
     let (secs, parquet) = best_of(args.repeat, || {
@@ -56,29 +72,59 @@ pub fn run(args: &BenchArgs) -> Result<(), BoxError> {
     });
     let parquet = parquet?;
     line("parquet write", format!("{:.1}", secs * 1e3), "ms");
-    line("parquet size", format!("{:.1}", parquet.len() as f64 / 1e6), "MB");
+    line(
+        "parquet size",
+        format!("{:.1}", parquet.len() as f64 / 1e6),
+        "MB",
+    );
     let bytes = hop_columnar::Bytes::from(parquet);
     let (secs, back) = best_of(args.repeat, || hop_columnar::read_parquet(bytes.clone()));
     assert_eq!(back?, matrix, "the Parquet round trip is lossless");
     line("parquet read", format!("{:.1}", secs * 1e3), "ms");
 
-    let (secs, _) = best_of(args.repeat, || hop_core::metrics::all_strategy_metrics(&matrix));
-    line("per-strategy metrics (all threads)", format!("{:.1}", secs * 1e3), "ms");
+    let (secs, _) = best_of(args.repeat, || {
+        hop_core::metrics::all_strategy_metrics(&matrix)
+    });
+    line(
+        "per-strategy metrics (all threads)",
+        format!("{:.1}", secs * 1e3),
+        "ms",
+    );
 
     let spec = FitnessSpec::from(&JobOptions::default());
     let (secs, problem) = best_of(args.repeat, || Problem::new(&matrix, spec, k));
     let problem = problem?;
-    line("quantize (exact fixed point)", format!("{:.1}", secs * 1e3), "ms");
+    line(
+        "quantize (exact fixed point)",
+        format!("{:.1}", secs * 1e3),
+        "ms",
+    );
 
     let eval = CpuEvaluator::new(&problem);
     let swap_rate = swap_rate(&eval, k, args.swaps, args.seed);
-    line("swap evaluations / s / core", format!("{:.2}", swap_rate / 1e6), "M");
+    line(
+        "swap evaluations / s / core",
+        format!("{:.2}", swap_rate / 1e6),
+        "M",
+    );
     let batch_rate = batch_rate(&eval, k, args.batch, args.seed);
-    line("batch evaluations / s / core", format!("{:.2}", batch_rate / 1e6), "M");
+    line(
+        "batch evaluations / s / core",
+        format!("{:.2}", batch_rate / 1e6),
+        "M",
+    );
 
     job(args, &csv, "production-shape job", true)?;
     let fixture_csv = std::fs::read(&fixture)?;
-    job(args, &fixture_csv, &format!("fixture job ({})", fixture.file_name().unwrap_or_default().to_string_lossy()), false)?;
+    job(
+        args,
+        &fixture_csv,
+        &format!(
+            "fixture job ({})",
+            fixture.file_name().unwrap_or_default().to_string_lossy()
+        ),
+        false,
+    )?;
     if let Some(mib) = peak_rss_mib() {
         line("peak RSS (whole benchmark)", format!("{mib:.0}"), "MiB");
     }
@@ -134,7 +180,10 @@ fn job(args: &BenchArgs, csv: &[u8], label: &str, breakdown: bool) -> Result<(),
     let dir = tempfile::tempdir()?;
     let input = dir.path().join("input.csv");
     std::fs::write(&input, csv)?;
-    let options = JobOptions { seed: args.seed, ..JobOptions::with_size(args.k) };
+    let options = JobOptions {
+        seed: args.seed,
+        ..JobOptions::with_size(args.k)
+    };
     let mut runs = Vec::new();
     for _ in 0..args.repeat.max(1) {
         let started = Instant::now();
@@ -143,11 +192,23 @@ fn job(args: &BenchArgs, csv: &[u8], label: &str, breakdown: bool) -> Result<(),
     }
     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (median, output) = &runs[runs.len() / 2];
-    line(&format!("{label}: median"), format!("{:.1}", median * 1e3), "ms");
-    line(&format!("{label}: best"), format!("{:.1}", runs[0].0 * 1e3), "ms");
+    line(
+        &format!("{label}: median"),
+        format!("{:.1}", median * 1e3),
+        "ms",
+    );
+    line(
+        &format!("{label}: best"),
+        format!("{:.1}", runs[0].0 * 1e3),
+        "ms",
+    );
     if breakdown {
         for (step, secs) in &output.timings {
-            line(&format!("  step {step}"), format!("{:.1}", secs * 1e3), "ms");
+            line(
+                &format!("  step {step}"),
+                format!("{:.1}", secs * 1e3),
+                "ms",
+            );
         }
     }
     for a in &output.result.sizes[0].algorithms {
@@ -158,6 +219,10 @@ fn job(args: &BenchArgs, csv: &[u8], label: &str, breakdown: bool) -> Result<(),
         );
     }
     let best = output.result.best();
-    line(&format!("{label}: best fitness"), format!("{:.4}", best.fitness), best.algorithm.as_str());
+    line(
+        &format!("{label}: best fitness"),
+        format!("{:.4}", best.fitness),
+        best.algorithm.as_str(),
+    );
     Ok(())
 }

@@ -5,10 +5,16 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum CliError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     /// The CSV was refused; the message names the line, the column and the text.
     #[error("{path}: {source}")]
-    Csv { path: String, source: hop_core::csv::CsvError },
+    Csv {
+        path: String,
+        source: hop_core::csv::CsvError,
+    },
     /// The options were refused.
     #[error("{0}")]
     Input(#[from] hop_core::CoreError),

@@ -11,7 +11,11 @@ pub use error::CliError;
 pub use run_command::{JobOutput, RunArgs, run_job};
 
 #[derive(Debug, Parser)]
-#[command(name = "hop", version, about = "Heavy Optimizer: pick the best portfolio of trading strategies")]
+#[command(
+    name = "hop",
+    version,
+    about = "Heavy Optimizer: pick the best portfolio of trading strategies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -60,7 +60,9 @@ pub struct RunArgs {
 pub struct AlgorithmList(pub Vec<Algorithm>);
 
 fn parse_algorithms(text: &str) -> Result<AlgorithmList, String> {
-    Algorithm::parse_list(text).map(AlgorithmList).map_err(|e| e.to_string())
+    Algorithm::parse_list(text)
+        .map(AlgorithmList)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_metric(text: &str) -> Result<Metric, String> {
@@ -84,7 +86,10 @@ impl RunArgs {
         JobOptions {
             min_size,
             max_size,
-            algorithms: self.algorithms.clone().map_or_else(|| Algorithm::ALL.to_vec(), |l| l.0),
+            algorithms: self
+                .algorithms
+                .clone()
+                .map_or_else(|| Algorithm::ALL.to_vec(), |l| l.0),
             seed: self.seed,
             budget: self.budget,
             metric: self.metric,
@@ -119,9 +124,14 @@ pub fn run_job(
         timings.push((name.to_string(), lap.elapsed().as_secs_f64()));
         lap = Instant::now();
     };
-    let bytes = std::fs::read(csv).map_err(|source| CliError::Read { path: csv_name.clone(), source })?;
-    let matrix = hop_core::csv::parse_csv(&bytes)
-        .map_err(|source| CliError::Csv { path: csv_name.clone(), source })?;
+    let bytes = std::fs::read(csv).map_err(|source| CliError::Read {
+        path: csv_name.clone(),
+        source,
+    })?;
+    let matrix = hop_core::csv::parse_csv(&bytes).map_err(|source| CliError::Csv {
+        path: csv_name.clone(),
+        source,
+    })?;
     step("parse", &mut timings);
     let prepared = Prepared::new(matrix, options, None)?;
     step("prepare", &mut timings);
@@ -139,7 +149,11 @@ pub fn run_job(
     };
     let folder = hop_report::write_run_folder(out, &info, &result)?;
     step("report", &mut timings);
-    Ok(JobOutput { result, folder, timings })
+    Ok(JobOutput {
+        result,
+        folder,
+        timings,
+    })
 }
 
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
@@ -164,7 +178,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             );
         }
     };
-    let JobOutput { result, folder, timings } = run_job(&args.csv, &args.options(), &args.out, &progress)?;
+    let JobOutput {
+        result,
+        folder,
+        timings,
+    } = run_job(&args.csv, &args.options(), &args.out, &progress)?;
     for size in &result.sizes {
         for a in &size.algorithms {
             println!(
@@ -186,7 +204,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         result.strategy_names.len(),
         result.dates.len(),
         started.elapsed().as_secs_f64(),
-        timings.iter().map(|(n, s)| format!("{n} {s:.3}s")).collect::<Vec<_>>().join(", ")
+        timings
+            .iter()
+            .map(|(n, s)| format!("{n} {s:.3}s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!("{}", folder.display());
     Ok(())

@@ -4,13 +4,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/legacy").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/legacy")
+        .join(name);
     assert!(p.exists(), "fixture {} missing", p.display());
     p
 }
 
 fn hop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hop")).args(args).output().expect("run hop")
+    Command::new(env!("CARGO_BIN_EXE_hop"))
+        .args(args)
+        .output()
+        .expect("run hop")
 }
 
 fn last_line(out: &Output) -> PathBuf {
@@ -51,20 +56,48 @@ fn only_file_starting(folder: &Path, prefix: &str) -> Vec<u8> {
 fn same_seed_twice_gives_the_same_reports() {
     let out = tempfile::tempdir().unwrap();
     let csv = fixture("sensex_500x82.csv");
-    let args = ["run", "--csv", csv.to_str().unwrap(), "--portfolio-size", "12", "--budget", "3000",
-        "--seed", "99", "--out", out.path().to_str().unwrap(), "--quiet"];
+    let args = [
+        "run",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--portfolio-size",
+        "12",
+        "--budget",
+        "3000",
+        "--seed",
+        "99",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--quiet",
+    ];
     let first = hop(&args);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let second = hop(&args);
     assert!(second.status.success());
     let (a, b) = (last_line(&first), last_line(&second));
     assert_ne!(a, b, "each job gets its own run folder");
     for folder in [&a, &b] {
         assert!(folder.is_dir() && folder.starts_with(out.path()));
-        assert!(folder.file_name().unwrap().to_string_lossy().starts_with("run_"));
+        assert!(
+            folder
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("run_")
+        );
     }
-    assert_eq!(only_file_starting(&a, "Best_Portfolio_Size12_"), only_file_starting(&b, "Best_Portfolio_Size12_"));
-    assert_eq!(only_file_starting(&a, "strategy_metrics.csv"), only_file_starting(&b, "strategy_metrics.csv"));
+    assert_eq!(
+        only_file_starting(&a, "Best_Portfolio_Size12_"),
+        only_file_starting(&b, "Best_Portfolio_Size12_")
+    );
+    assert_eq!(
+        only_file_starting(&a, "strategy_metrics.csv"),
+        only_file_starting(&b, "strategy_metrics.csv")
+    );
     assert_eq!(stable_results(&a), stable_results(&b));
     let stdout = String::from_utf8(first.stdout).unwrap();
     assert!(stdout.contains("best: size 12"), "{stdout}");
@@ -75,20 +108,43 @@ fn bad_input_exits_2_with_a_clear_message_and_no_run_folder() {
     let out = tempfile::tempdir().unwrap();
     let bad = out.path().join("bad.csv");
     std::fs::write(&bad, "Date,Day,A,B\n2024-01-02,Tuesday,1.5,oops\n").unwrap();
-    let result = hop(&["run", "--csv", bad.to_str().unwrap(), "--portfolio-size", "1", "--out",
-        out.path().join("runs").to_str().unwrap()]);
+    let result = hop(&[
+        "run",
+        "--csv",
+        bad.to_str().unwrap(),
+        "--portfolio-size",
+        "1",
+        "--out",
+        out.path().join("runs").to_str().unwrap(),
+    ]);
     assert_eq!(result.status.code(), Some(2));
     let stderr = String::from_utf8(result.stderr).unwrap();
-    assert!(stderr.contains("bad.csv") && stderr.contains("line 2") && stderr.contains("\"B\"") && stderr.contains("oops"), "{stderr}");
-    assert!(!out.path().join("runs").exists(), "nothing that looks like a run was written");
+    assert!(
+        stderr.contains("bad.csv")
+            && stderr.contains("line 2")
+            && stderr.contains("\"B\"")
+            && stderr.contains("oops"),
+        "{stderr}"
+    );
+    assert!(
+        !out.path().join("runs").exists(),
+        "nothing that looks like a run was written"
+    );
 
     let missing = hop(&["run", "--csv", "/nonexistent/x.csv"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/x.csv"));
 
     let csv = fixture("sensex_500x82.csv");
-    let too_big = hop(&["run", "--csv", csv.to_str().unwrap(), "--portfolio-size", "600", "--out",
-        out.path().join("runs").to_str().unwrap()]);
+    let too_big = hop(&[
+        "run",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--portfolio-size",
+        "600",
+        "--out",
+        out.path().join("runs").to_str().unwrap(),
+    ]);
     assert_eq!(too_big.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&too_big.stderr).contains("larger than the 500 strategies"));
     assert!(!out.path().join("runs").exists());
@@ -98,9 +154,26 @@ fn bad_input_exits_2_with_a_clear_message_and_no_run_folder() {
 fn a_sweep_writes_one_best_portfolio_file_per_size() {
     let out = tempfile::tempdir().unwrap();
     let csv = fixture("sensex_500x82.csv");
-    let result = hop(&["run", "--csv", csv.to_str().unwrap(), "--min-size", "10", "--max-size", "11",
-        "--algorithms", "SA,GA", "--budget", "1000", "--out", out.path().to_str().unwrap()]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let result = hop(&[
+        "run",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--min-size",
+        "10",
+        "--max-size",
+        "11",
+        "--algorithms",
+        "SA,GA",
+        "--budget",
+        "1000",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     let folder = last_line(&result);
     only_file_starting(&folder, "Best_Portfolio_Size10_");
     only_file_starting(&folder, "Best_Portfolio_Size11_");

@@ -365,6 +365,20 @@ fn timing_production_shape() {
             bytes.len() as f64 / 1e6
         );
     }
+    // Real values compress differently from bootstrapped ones: sizes on the real fixture.
+    let real = parse_csv(&fixture("sensex_2500x82.csv")).unwrap();
+    for (label, codec) in [
+        ("none", Compression::UNCOMPRESSED),
+        ("snappy", Compression::SNAPPY),
+        ("zstd(1)", zstd1),
+    ] {
+        let mut out = Vec::new();
+        write_parquet_with(&real, &mut out, writer_properties(codec).build()).unwrap();
+        println!(
+            "real 2500x82 fixture, parquet {label:8} {:6.2} MB",
+            out.len() as f64 / 1e6
+        );
+    }
     let (t, _) = best_of(5, || {
         let m = parse_csv(&csv).unwrap();
         let mut out = Vec::with_capacity(24 << 20);

@@ -1027,15 +1027,8 @@ mod tests {
 
     #[test]
     fn fast_number_path_agrees_with_std_bit_for_bit() {
-        let mut state = 0x1234_5678_9abc_def0u64;
-        let mut next = move || {
-            // SplitMix64 step.
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        let mut rng = crate::rng::Rng::new(0x1234_5678_9abc_def0, 1);
+        let mut next = move || rng.next_u64();
         let mut fast = 0;
         let mut check = |text: &str| {
             if let Some(value) = parse_exact_fast(text.as_bytes()) {

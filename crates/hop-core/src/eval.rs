@@ -18,7 +18,11 @@ impl Chain {
     pub fn new(problem: &Problem, members: Vec<u32>, fitness: f64) -> Self {
         let mut acc = Accum::new(problem.n_days());
         problem.accumulate(&members, &mut acc);
-        Self { members, acc, fitness }
+        Self {
+            members,
+            acc,
+            fitness,
+        }
     }
 
     /// Applies a move whose fitness is already known.
@@ -74,7 +78,11 @@ impl Evaluator for CpuEvaluator<'_> {
     }
 
     fn evaluate(&self, k: usize, members: &[u32], out: &mut [f64]) {
-        assert_eq!(members.len(), k * out.len(), "members must hold k per portfolio");
+        assert_eq!(
+            members.len(),
+            k * out.len(),
+            "members must hold k per portfolio"
+        );
         let p = self.problem;
         let mut acc = Accum::new(p.n_days());
         for (portfolio, slot) in members.chunks(k).zip(out.iter_mut()) {
@@ -91,7 +99,12 @@ impl Evaluator for CpuEvaluator<'_> {
         for (m, slot) in moves.iter().zip(out.iter_mut()) {
             let chain = &chains[m.chain as usize];
             let outgoing = chain.members[m.out_pos as usize] as usize;
-            *slot = p.swap_fitness(&chain.acc, chain.members.len(), outgoing, m.incoming as usize);
+            *slot = p.swap_fitness(
+                &chain.acc,
+                chain.members.len(),
+                outgoing,
+                m.incoming as usize,
+            );
         }
     }
 }

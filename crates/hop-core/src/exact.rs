@@ -16,6 +16,8 @@
 //! so a portfolio needs only the per-day sum of its `z` columns and the sum of its members' norms:
 //! O(T) per single-swap update instead of O(k T).
 
+use rayon::prelude::*;
+
 use crate::error::CoreError;
 use crate::matrix::PnlMatrix;
 use crate::metrics::{MDD_EPSILON, ratio};
@@ -31,7 +33,11 @@ pub struct FitnessSpec {
 
 impl From<&JobOptions> for FitnessSpec {
     fn from(o: &JobOptions) -> Self {
-        Self { metric: o.metric, penalty_weight: o.penalty_weight, aggregation: o.aggregation }
+        Self {
+            metric: o.metric,
+            penalty_weight: o.penalty_weight,
+            aggregation: o.aggregation,
+        }
     }
 }
 
@@ -80,6 +86,27 @@ fn magnitude_exponent(values: &[f64]) -> i32 {
     e
 }
 
+/// Writes the quantized standardized column (zero mean, unit norm, times `zscale`) of `col` into
+/// `z` and returns its quantized squared norm. A constant column stays all zero: it correlates 0
+/// with everything.
+fn standardize(col: &[f64], zscale: f64, z: &mut [i64]) -> i64 {
+    if col.iter().all(|&v| v == col[0]) {
+        return 0;
+    }
+    let mean = col.iter().sum::<f64>() / col.len() as f64;
+    let sd = col
+        .iter()
+        .fold(0.0, |acc, &v| acc + (v - mean) * (v - mean))
+        .sqrt();
+    let mut n2 = 0.0;
+    for (o, &v) in z.iter_mut().zip(col) {
+        *o = ((v - mean) / sd * zscale).round() as i64;
+        let zf = *o as f64 / zscale;
+        n2 += zf * zf;
+    }
+    (n2 * zscale).round() as i64
+}
+
 /// Header room: sums of up to `k_cap` values stay below `2^61`.
 const SUM_BITS: i32 = 61;
 
@@ -93,7 +120,9 @@ impl Problem {
             )));
         }
         if matrix.values().iter().any(|v| !v.is_finite()) {
-            return Err(CoreError::Shape("the matrix holds a non-finite value".into()));
+            return Err(CoreError::Shape(
+                "the matrix holds a non-finite value".into(),
+            ));
         }
         let room = SUM_BITS - ceil_log2(k_cap);
         let vshift = (room - magnitude_exponent(matrix.values())).clamp(-900, 900);
@@ -102,27 +131,30 @@ impl Problem {
         let zscale = pow2(zshift);
         let mut qz = vec![0i64; n * 2 * t];
         let mut norm = vec![0i64; n];
-        for j in 0..n {
-            let col = matrix.column(j);
-            let (q, out) = qz[j * 2 * t..(j + 1) * 2 * t].split_at_mut(t);
-            for (q, &v) in q.iter_mut().zip(col) {
-                *q = (v * vscale).round() as i64;
-            }
-            if col.iter().all(|&v| v == col[0]) {
-                continue; // a constant column correlates 0 with everything
-            }
-            let mean = col.iter().sum::<f64>() / t as f64;
-            let ss = col.iter().fold(0.0, |acc, &v| acc + (v - mean) * (v - mean));
-            let sd = ss.sqrt();
-            let mut n2 = 0.0;
-            for (o, &v) in out.iter_mut().zip(col) {
-                *o = ((v - mean) / sd * zscale).round() as i64;
-                let zf = *o as f64 / zscale;
-                n2 += zf * zf;
-            }
-            norm[j] = (n2 * zscale).round() as i64;
-        }
-        Ok(Self { n, t, qz, norm, vshift, zshift, k_cap, spec, singles: Default::default(), singles_order: Default::default() })
+        qz.par_chunks_mut(2 * t)
+            .zip(norm.par_iter_mut())
+            .enumerate()
+            .with_min_len(64)
+            .for_each(|(j, (block, norm))| {
+                let col = matrix.column(j);
+                let (q, z) = block.split_at_mut(t);
+                for (q, &v) in q.iter_mut().zip(col) {
+                    *q = (v * vscale).round() as i64;
+                }
+                *norm = standardize(col, zscale, z);
+            });
+        Ok(Self {
+            n,
+            t,
+            qz,
+            norm,
+            vshift,
+            zshift,
+            k_cap,
+            spec,
+            singles: Default::default(),
+            singles_order: Default::default(),
+        })
     }
 
     pub fn n_strategies(&self) -> usize {
@@ -174,12 +206,16 @@ impl Problem {
     /// portfolio evaluations.
     pub fn singleton_fitness(&self) -> &[f64] {
         self.singles.get_or_init(|| {
-            let mut acc = Accum::new(self.t);
             (0..self.n as u32)
-                .map(|j| {
-                    self.accumulate(&[j], &mut acc);
-                    self.fitness(&acc, 1)
-                })
+                .into_par_iter()
+                .with_min_len(256)
+                .map_init(
+                    || Accum::new(self.t),
+                    |acc, j| {
+                        self.accumulate(&[j], acc);
+                        self.fitness(acc, 1)
+                    },
+                )
                 .collect()
         })
     }
@@ -232,7 +268,11 @@ impl Problem {
 
     /// Fitness from accumulators.
     pub fn fitness(&self, acc: &Accum, k: usize) -> f64 {
-        self.score(k, acc.norm, acc.s.iter().copied().zip(acc.z.iter().copied()))
+        self.score(
+            k,
+            acc.norm,
+            acc.s.iter().copied().zip(acc.z.iter().copied()),
+        )
     }
 
     /// Fitness of `acc` with member `out` replaced by `incoming`, without changing `acc`.
@@ -316,7 +356,11 @@ impl Problem {
             Metric::Expectancy => {
                 let w = wins as f64 / days;
                 let avg_win = if wins > 0 { gains / wins as f64 } else { 0.0 };
-                let avg_loss = if losing > 0 { -negative / losing as f64 } else { 0.0 };
+                let avg_loss = if losing > 0 {
+                    -negative / losing as f64
+                } else {
+                    0.0
+                };
                 w * avg_win - (1.0 - w) * avg_loss
             }
         };
@@ -346,7 +390,11 @@ pub struct Accum {
 
 impl Accum {
     pub fn new(days: usize) -> Self {
-        Self { s: vec![0; days], z: vec![0; days], norm: 0 }
+        Self {
+            s: vec![0; days],
+            z: vec![0; days],
+            norm: 0,
+        }
     }
 
     pub fn reset(&mut self, days: usize) {

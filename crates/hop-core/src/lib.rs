@@ -23,5 +23,7 @@ pub mod ulta;
 pub use error::CoreError;
 pub use matrix::PnlMatrix;
 pub use options::{Aggregation, JobOptions, Metric};
-pub use result::{AlgorithmResult, Inversion, PortfolioMetrics, RunResult, SizeResult, StrategyMetrics};
+pub use result::{
+    AlgorithmResult, Inversion, PortfolioMetrics, RunResult, SizeResult, StrategyMetrics,
+};
 pub use search::Algorithm;

@@ -12,7 +12,11 @@ pub struct PnlMatrix {
 
 impl PnlMatrix {
     /// Builds a matrix, checking that the shapes agree and that names are unique.
-    pub fn new(names: Vec<String>, dates: Vec<String>, values: Vec<f64>) -> Result<Self, CoreError> {
+    pub fn new(
+        names: Vec<String>,
+        dates: Vec<String>,
+        values: Vec<f64>,
+    ) -> Result<Self, CoreError> {
         if names.is_empty() {
             return Err(CoreError::Shape("the matrix has no strategy".into()));
         }
@@ -30,10 +34,16 @@ impl PnlMatrix {
         let mut seen = std::collections::HashSet::with_capacity(names.len());
         for name in &names {
             if !seen.insert(name.as_str()) {
-                return Err(CoreError::Shape(format!("duplicate strategy name {name:?}")));
+                return Err(CoreError::Shape(format!(
+                    "duplicate strategy name {name:?}"
+                )));
             }
         }
-        Ok(Self { names, dates, values })
+        Ok(Self {
+            names,
+            dates,
+            values,
+        })
     }
 
     pub fn n_strategies(&self) -> usize {

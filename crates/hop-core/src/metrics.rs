@@ -85,8 +85,16 @@ impl SeriesStats {
     /// w * avgWin - (1 - w) * avgLoss.
     pub fn expectancy(&self) -> f64 {
         let w = self.win_percentage();
-        let avg_win = if self.win_days > 0 { self.gains / self.win_days as f64 } else { 0.0 };
-        let avg_loss = if self.loss_days > 0 { self.losses / self.loss_days as f64 } else { 0.0 };
+        let avg_win = if self.win_days > 0 {
+            self.gains / self.win_days as f64
+        } else {
+            0.0
+        };
+        let avg_loss = if self.loss_days > 0 {
+            self.losses / self.loss_days as f64
+        } else {
+            0.0
+        };
         w * avg_win - (1.0 - w) * avg_loss
     }
 
@@ -124,12 +132,19 @@ pub fn strategy_metrics(series: &[f64]) -> StrategyMetrics {
 /// Per-strategy metrics of every strategy of the matrix, in strategy order.
 pub fn all_strategy_metrics(matrix: &PnlMatrix) -> Vec<StrategyMetrics> {
     let days = matrix.n_days();
-    matrix.values().par_chunks(days).with_min_len(256).map(strategy_metrics).collect()
+    matrix
+        .values()
+        .par_chunks(days)
+        .with_min_len(256)
+        .map(strategy_metrics)
+        .collect()
 }
 
 /// Population standard deviation, two-pass.
 fn population_std(values: impl Iterator<Item = f64> + Clone) -> Option<f64> {
-    let (n, sum) = values.clone().fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
+    let (n, sum) = values
+        .clone()
+        .fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
     if n == 0 {
         return None;
     }
@@ -192,7 +207,10 @@ mod tests {
         assert_eq!(losses.profit_factor_fitness(), 0.0);
         assert_eq!(losses.expectancy(), -1.5);
         let m = portfolio_metrics(&[1.0, 1.0]);
-        assert_eq!(m.sharpe_ratio, 0.0, "zero volatility gives Sharpe 0, not inf");
+        assert_eq!(
+            m.sharpe_ratio, 0.0,
+            "zero volatility gives Sharpe 0, not inf"
+        );
         assert_eq!(m.sortino_ratio, 0.0, "no losing day gives Sortino 0");
         assert_eq!(m.annualized_return, 252.0);
     }

@@ -60,12 +60,15 @@ impl Metric {
 
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let wanted = text.trim().to_ascii_lowercase().replace(['_', '-'], " ");
-        Metric::ALL.into_iter().find(|m| m.as_str() == wanted).ok_or_else(|| {
-            CoreError::Options(format!(
-                "unknown metric {text:?}; use one of: {}",
-                Metric::ALL.map(Metric::as_str).join(", ")
-            ))
-        })
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.as_str() == wanted)
+            .ok_or_else(|| {
+                CoreError::Options(format!(
+                    "unknown metric {text:?}; use one of: {}",
+                    Metric::ALL.map(Metric::as_str).join(", ")
+                ))
+            })
     }
 }
 
@@ -114,13 +117,19 @@ impl Default for JobOptions {
 impl JobOptions {
     /// Options for one portfolio size.
     pub fn with_size(size: usize) -> Self {
-        Self { min_size: size, max_size: size, ..Self::default() }
+        Self {
+            min_size: size,
+            max_size: size,
+            ..Self::default()
+        }
     }
 
     /// Checks the options against a matrix of `n_strategies` strategies.
     pub fn validate(&self, n_strategies: usize) -> Result<(), CoreError> {
         if self.min_size == 0 {
-            return Err(CoreError::Options("the portfolio size must be at least 1".into()));
+            return Err(CoreError::Options(
+                "the portfolio size must be at least 1".into(),
+            ));
         }
         if self.min_size > self.max_size {
             return Err(CoreError::Options(format!(
@@ -138,7 +147,9 @@ impl JobOptions {
             return Err(CoreError::Options("no algorithm selected".into()));
         }
         if self.budget == Some(0) {
-            return Err(CoreError::Options("the evaluation budget must be at least 1".into()));
+            return Err(CoreError::Options(
+                "the evaluation budget must be at least 1".into(),
+            ));
         }
         if !self.penalty_weight.is_finite() {
             return Err(CoreError::Options(format!(

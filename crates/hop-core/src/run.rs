@@ -39,8 +39,11 @@ impl Prepared {
         metrics: Option<Vec<StrategyMetrics>>,
     ) -> Result<Self, CoreError> {
         options.validate(matrix.n_strategies())?;
-        let (matrix, inversions) =
-            if options.ulta { crate::ulta::apply(&matrix)? } else { (matrix, Vec::new()) };
+        let (matrix, inversions) = if options.ulta {
+            crate::ulta::apply(&matrix)?
+        } else {
+            (matrix, Vec::new())
+        };
         let strategy_metrics = match metrics {
             Some(m) if m.len() == matrix.n_strategies() => m,
             Some(m) => {
@@ -53,7 +56,12 @@ impl Prepared {
             None => all_strategy_metrics(&matrix),
         };
         let problem = Problem::new(&matrix, FitnessSpec::from(options), options.max_size)?;
-        Ok(Self { matrix, inversions, strategy_metrics, problem })
+        Ok(Self {
+            matrix,
+            inversions,
+            strategy_metrics,
+            problem,
+        })
     }
 }
 
@@ -74,7 +82,11 @@ pub fn run_search(
                 .map(|&algorithm| {
                     let started = std::time::Instant::now();
                     let report = |p: Progress| {
-                        progress(JobProgress { portfolio_size: k, algorithm, progress: p })
+                        progress(JobProgress {
+                            portfolio_size: k,
+                            algorithm,
+                            progress: p,
+                        })
                     };
                     let budget = options.budget_for(algorithm);
                     let outcome = search::run(algorithm, eval, k, budget, options.seed, &report);
@@ -92,7 +104,12 @@ pub fn run_search(
                 .collect();
             let best = best_index(algorithms.iter().map(|a| a.fitness));
             let best_daily = daily_series(problem, &algorithms[best].portfolio);
-            SizeResult { portfolio_size: k, algorithms, best, best_daily }
+            SizeResult {
+                portfolio_size: k,
+                algorithms,
+                best,
+                best_daily,
+            }
         })
         .collect();
     let best_size = best_index(sizes.iter().map(|s| s.best().fitness));

@@ -4,37 +4,10 @@
 //! strategies by resampling its columns with replacement. Days stay aligned, so each day's
 //! cross-section (the market move that all strategies share) is preserved; each copy is scaled by
 //! a random factor in `[0.8, 1.25]` and rounded to 4 decimals so that no two columns are exact
-//! duplicates, then given the float noise that real P&L sums carry. Deterministic for a seed (a self-contained SplitMix64; no `rand` dependency).
+//! duplicates, then given the float noise that real P&L sums carry. Deterministic for a seed (the crate's own [`crate::rng::Rng`]).
 
 use crate::matrix::PnlMatrix;
-
-/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast and well distributed; enough for sampling.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)` with 53 random bits.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (`n > 0`), by the multiply-high method (bias below 2^-40 for our sizes).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}
+use crate::rng::Rng;
 
 /// The scale factors are drawn from this range.
 pub const SCALE_RANGE: (f64, f64) = (0.8, 1.25);
@@ -54,13 +27,13 @@ pub const SCALE_RANGE: (f64, f64) = (0.8, 1.25);
 pub fn bootstrap(base: &PnlMatrix, n_strategies: usize, seed: u64) -> PnlMatrix {
     assert!(n_strategies > 0, "bootstrap needs at least one strategy");
     let days = base.n_days();
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Rng::new(seed, 0x5E17);
     let mut names = Vec::with_capacity(n_strategies);
     let mut values = Vec::with_capacity(n_strategies * days);
     let (low, high) = SCALE_RANGE;
     for j in 0..n_strategies {
         let source = rng.below(base.n_strategies());
-        let scale = low + (high - low) * rng.next_f64();
+        let scale = low + (high - low) * rng.unit();
         names.push(format!("SENSEX SYN{:05} {}", j + 1, base.names()[source]));
         for &x in base.column(source) {
             let noise = rng.below(2 * MAX_NOISE_ULPS as usize + 1) as i64 - MAX_NOISE_ULPS;
@@ -176,18 +149,5 @@ mod tests {
             (generated - real).abs() < 0.6,
             "{generated:.2} bytes per cell vs {real:.2}"
         );
-    }
-
-    #[test]
-    fn splitmix_reference_values() {
-        // First outputs for seed 1234567 from the reference C implementation.
-        let mut rng = SplitMix64::new(1234567);
-        assert_eq!(rng.next_u64(), 6457827717110365317);
-        assert_eq!(rng.next_u64(), 3203168211198807973);
-        for _ in 0..1000 {
-            assert!(rng.below(3) < 3);
-            let u = rng.next_f64();
-            assert!((0.0..1.0).contains(&u));
-        }
     }
 }

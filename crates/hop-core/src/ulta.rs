@@ -27,7 +27,10 @@ pub fn apply(matrix: &PnlMatrix) -> Result<(PnlMatrix, Vec<Inversion>), CoreErro
             });
         }
     }
-    Ok((PnlMatrix::new(names, matrix.dates().to_vec(), values)?, inversions))
+    Ok((
+        PnlMatrix::new(names, matrix.dates().to_vec(), values)?,
+        inversions,
+    ))
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 
 mod common;
 
+use hop_core::JobOptions;
 use hop_core::exact::{Accum, FitnessSpec, Problem};
 use hop_core::metrics::all_strategy_metrics;
-use hop_core::JobOptions;
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     if a.is_infinite() || b.is_infinite() {
@@ -18,22 +18,45 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 fn strategy_metrics_match_the_legacy_output() {
     let m = common::fixture_matrix("sensex_2500x82.csv");
     let ours = all_strategy_metrics(&m);
-    let text = std::fs::read_to_string(common::fixture_path("expected_strategy_metrics_2500.csv")).unwrap();
+    let text = std::fs::read_to_string(common::fixture_path("expected_strategy_metrics_2500.csv"))
+        .unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), ",ROI,Max Drawdown,Win Percentage,Profit Factor,Expectancy");
-    let index: std::collections::HashMap<&str, usize> =
-        m.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    assert_eq!(
+        lines.next().unwrap(),
+        ",ROI,Max Drawdown,Win Percentage,Profit Factor,Expectancy"
+    );
+    let index: std::collections::HashMap<&str, usize> = m
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let mut checked = 0;
     for line in lines {
         // Names hold no comma in this fixture; the five numbers are the last five cells.
         let cells: Vec<&str> = line.rsplitn(6, ',').collect();
         let name = cells[5];
-        let j = *index.get(name).unwrap_or_else(|| panic!("{name:?} not in the fixture"));
-        let want: Vec<f64> = cells[..5].iter().rev().map(|c| c.parse().unwrap()).collect();
+        let j = *index
+            .get(name)
+            .unwrap_or_else(|| panic!("{name:?} not in the fixture"));
+        let want: Vec<f64> = cells[..5]
+            .iter()
+            .rev()
+            .map(|c| c.parse().unwrap())
+            .collect();
         let got = ours[j];
-        let got = [got.roi, got.max_drawdown, got.win_percentage, got.profit_factor, got.expectancy];
+        let got = [
+            got.roi,
+            got.max_drawdown,
+            got.win_percentage,
+            got.profit_factor,
+            got.expectancy,
+        ];
         for (col, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(close(*g, *w, 1e-9), "{name}: column {col}: ours {g} legacy {w}");
+            assert!(
+                close(*g, *w, 1e-9),
+                "{name}: column {col}: ours {g} legacy {w}"
+            );
         }
         checked += 1;
     }
@@ -54,6 +77,9 @@ fn reference_fitness_values() {
     for (members, want) in cases {
         problem.accumulate(&members, &mut acc);
         let got = problem.fitness(&acc, members.len());
-        assert!((got - want).abs() <= 1e-12, "P = {members:?}: got {got:.15} want {want:.15}");
+        assert!(
+            (got - want).abs() <= 1e-12,
+            "P = {members:?}: got {got:.15} want {want:.15}"
+        );
     }
 }

@@ -16,47 +16,104 @@ fn run(m: &PnlMatrix, options: &JobOptions) -> RunResult {
 
 /// The result with wall times zeroed: the only field allowed to differ between runs.
 fn timeless(mut r: RunResult) -> RunResult {
-    r.sizes.iter_mut().flat_map(|s| s.algorithms.iter_mut()).for_each(|a| a.seconds = 0.0);
+    r.sizes
+        .iter_mut()
+        .flat_map(|s| s.algorithms.iter_mut())
+        .for_each(|a| a.seconds = 0.0);
     r
 }
 
 #[test]
 fn every_algorithm_spends_its_budget_on_valid_portfolios() {
     let m = common::fixture_matrix("sensex_500x82.csv");
-    let options = JobOptions { budget: Some(3_000), ..JobOptions::with_size(12) };
+    let options = JobOptions {
+        budget: Some(3_000),
+        ..JobOptions::with_size(12)
+    };
     let prepared = Prepared::new(m.clone(), &options, None).unwrap();
     let result = run(&m, &options);
     assert_eq!(result.sizes.len(), 1);
     let size = &result.sizes[0];
-    assert_eq!(size.algorithms.iter().map(|a| a.algorithm).collect::<Vec<_>>(), Algorithm::ALL);
+    assert_eq!(
+        size.algorithms
+            .iter()
+            .map(|a| a.algorithm)
+            .collect::<Vec<_>>(),
+        Algorithm::ALL
+    );
     for a in &size.algorithms {
-        assert_eq!(a.evaluations, 3_000, "{} spent its budget exactly", a.algorithm);
+        assert_eq!(
+            a.evaluations, 3_000,
+            "{} spent its budget exactly",
+            a.algorithm
+        );
         assert_eq!(a.portfolio.len(), 12);
-        assert!(a.portfolio.windows(2).all(|w| w[0] < w[1]), "{}: sorted and distinct", a.algorithm);
+        assert!(
+            a.portfolio.windows(2).all(|w| w[0] < w[1]),
+            "{}: sorted and distinct",
+            a.algorithm
+        );
         assert!(a.portfolio.iter().all(|&j| (j as usize) < m.n_strategies()));
         let mut acc = Accum::new(m.n_days());
         prepared.problem.accumulate(&a.portfolio, &mut acc);
-        assert_eq!(a.fitness.to_bits(), prepared.problem.fitness(&acc, 12).to_bits(), "{}", a.algorithm);
+        assert_eq!(
+            a.fitness.to_bits(),
+            prepared.problem.fitness(&acc, 12).to_bits(),
+            "{}",
+            a.algorithm
+        );
         assert!(a.metrics.total_roi.is_finite());
     }
-    let rs = size.algorithms.iter().find(|a| a.algorithm == Algorithm::Rs).unwrap();
-    for a in size.algorithms.iter().filter(|a| matches!(a.algorithm, Algorithm::Sa | Algorithm::Hc | Algorithm::Ga)) {
-        assert!(a.fitness > rs.fitness, "{} ({}) beats random search ({})", a.algorithm, a.fitness, rs.fitness);
+    let rs = size
+        .algorithms
+        .iter()
+        .find(|a| a.algorithm == Algorithm::Rs)
+        .unwrap();
+    for a in size
+        .algorithms
+        .iter()
+        .filter(|a| matches!(a.algorithm, Algorithm::Sa | Algorithm::Hc | Algorithm::Ga))
+    {
+        assert!(
+            a.fitness > rs.fitness,
+            "{} ({}) beats random search ({})",
+            a.algorithm,
+            a.fitness,
+            rs.fitness
+        );
     }
 }
 
 #[test]
 fn same_seed_same_result_on_any_thread_count() {
     let m = common::fixture_matrix("sensex_500x82.csv");
-    let options = JobOptions { budget: Some(2_000), seed: 7, ..JobOptions::with_size(10) };
-    let pool = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let options = JobOptions {
+        budget: Some(2_000),
+        seed: 7,
+        ..JobOptions::with_size(10)
+    };
+    let pool = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    };
     let one = pool(1).install(|| timeless(run(&m, &options)));
     let two = pool(2).install(|| timeless(run(&m, &options)));
     let again = pool(2).install(|| timeless(run(&m, &options)));
     assert_eq!(one, two);
     assert_eq!(two, again);
-    let other_seed = timeless(run(&m, &JobOptions { seed: 8, ..options.clone() }));
-    assert_ne!(other_seed.sizes[0].algorithms, two.sizes[0].algorithms, "the seed matters");
+    let other_seed = timeless(run(
+        &m,
+        &JobOptions {
+            seed: 8,
+            ..options.clone()
+        },
+    ));
+    assert_ne!(
+        other_seed.sizes[0].algorithms, two.sizes[0].algorithms,
+        "the seed matters"
+    );
 }
 
 #[test]
@@ -70,19 +127,38 @@ fn a_size_sweep_gives_one_result_per_size_and_the_best_overall() {
         ..JobOptions::default()
     };
     let r = run(&m, &options);
-    assert_eq!(r.sizes.iter().map(|s| s.portfolio_size).collect::<Vec<_>>(), [10, 11, 12]);
-    let best = r.sizes.iter().map(|s| s.best().fitness).fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(
+        r.sizes.iter().map(|s| s.portfolio_size).collect::<Vec<_>>(),
+        [10, 11, 12]
+    );
+    let best = r
+        .sizes
+        .iter()
+        .map(|s| s.best().fitness)
+        .fold(f64::NEG_INFINITY, f64::max);
     assert_eq!(r.best().fitness, best);
     for s in &r.sizes {
-        assert!(s.algorithms.iter().all(|a| a.portfolio.len() == s.portfolio_size));
+        assert!(
+            s.algorithms
+                .iter()
+                .all(|a| a.portfolio.len() == s.portfolio_size)
+        );
         assert_eq!(s.best_daily.len(), m.n_days());
     }
 }
 
 #[test]
 fn a_portfolio_of_every_strategy_is_evaluated_once() {
-    let m = common::fixture_matrix("sensex_500x82.csv").select(&[0, 1, 2, 3]).unwrap();
-    let r = run(&m, &JobOptions { budget: Some(50), ..JobOptions::with_size(4) });
+    let m = common::fixture_matrix("sensex_500x82.csv")
+        .select(&[0, 1, 2, 3])
+        .unwrap();
+    let r = run(
+        &m,
+        &JobOptions {
+            budget: Some(50),
+            ..JobOptions::with_size(4)
+        },
+    );
     for a in &r.sizes[0].algorithms {
         assert_eq!(a.portfolio, [0, 1, 2, 3]);
         assert_eq!(a.evaluations, 1);
@@ -92,12 +168,20 @@ fn a_portfolio_of_every_strategy_is_evaluated_once() {
 #[test]
 fn ulta_inverts_losers_and_searches_the_inverted_data() {
     let m = common::fixture_matrix("sensex_500x82.csv");
-    let options = JobOptions { ulta: true, budget: Some(500), algorithms: vec![Algorithm::Hc], ..JobOptions::with_size(10) };
+    let options = JobOptions {
+        ulta: true,
+        budget: Some(500),
+        algorithms: vec![Algorithm::Hc],
+        ..JobOptions::with_size(10)
+    };
     let r = run(&m, &options);
     assert!(!r.inversions.is_empty());
     for inv in &r.inversions {
         assert!(inv.original_roi < 0.0 && inv.inverted_roi > 0.0);
-        assert_eq!(r.strategy_names[inv.index as usize], format!("{}_inv", inv.original_name));
+        assert_eq!(
+            r.strategy_names[inv.index as usize],
+            format!("{}_inv", inv.original_name)
+        );
         assert!(r.strategy_metrics[inv.index as usize].roi > 0.0);
     }
 }
@@ -107,9 +191,28 @@ fn options_are_checked_against_the_data() {
     let m = common::fixture_matrix("sensex_500x82.csv");
     let refuse = |o: JobOptions| Prepared::new(m.clone(), &o, None).unwrap_err().to_string();
     assert!(refuse(JobOptions::with_size(501)).contains("larger than the 500 strategies"));
-    assert!(refuse(JobOptions { min_size: 12, max_size: 10, ..JobOptions::default() }).contains("min size 12"));
-    assert!(refuse(JobOptions { budget: Some(0), ..JobOptions::default() }).contains("budget"));
-    assert!(refuse(JobOptions { algorithms: vec![], ..JobOptions::default() }).contains("no algorithm"));
+    assert!(
+        refuse(JobOptions {
+            min_size: 12,
+            max_size: 10,
+            ..JobOptions::default()
+        })
+        .contains("min size 12")
+    );
+    assert!(
+        refuse(JobOptions {
+            budget: Some(0),
+            ..JobOptions::default()
+        })
+        .contains("budget")
+    );
+    assert!(
+        refuse(JobOptions {
+            algorithms: vec![],
+            ..JobOptions::default()
+        })
+        .contains("no algorithm")
+    );
 }
 
 /// The quality bar: the default budgets find fitness >= 170 on the 2,500-strategy fixture
@@ -119,5 +222,10 @@ fn default_budgets_reach_fitness_170_on_the_fixture() {
     let m = common::fixture_matrix("sensex_2500x82.csv");
     let r = run(&m, &JobOptions::with_size(35));
     let best = r.best();
-    assert!(best.fitness >= 170.0, "best {} by {}", best.fitness, best.algorithm);
+    assert!(
+        best.fitness >= 170.0,
+        "best {} by {}",
+        best.fitness,
+        best.algorithm
+    );
 }

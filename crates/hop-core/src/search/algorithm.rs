@@ -72,17 +72,24 @@ impl Algorithm {
 
     /// A stable number per algorithm, mixed into the seed so each gets its own RNG stream.
     pub fn stream(self) -> u64 {
-        Algorithm::ALL.iter().position(|&a| a == self).expect("listed in ALL") as u64 + 1
+        Algorithm::ALL
+            .iter()
+            .position(|&a| a == self)
+            .expect("listed in ALL") as u64
+            + 1
     }
 
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let wanted = text.trim().to_ascii_uppercase();
-        Algorithm::ALL.into_iter().find(|a| a.as_str() == wanted).ok_or_else(|| {
-            CoreError::Options(format!(
-                "unknown algorithm {text:?}; use any of: {}",
-                Algorithm::ALL.map(Algorithm::as_str).join(", ")
-            ))
-        })
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == wanted)
+            .ok_or_else(|| {
+                CoreError::Options(format!(
+                    "unknown algorithm {text:?}; use any of: {}",
+                    Algorithm::ALL.map(Algorithm::as_str).join(", ")
+                ))
+            })
     }
 
     /// Parses a comma-separated list such as `GA,SA,HC` (duplicates removed, order kept).

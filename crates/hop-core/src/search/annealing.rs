@@ -39,7 +39,11 @@ pub fn run(ctx: &mut Ctx) {
             let c = i % chains.len();
             let out_pos = ctx.rng.below(ctx.k) as u32;
             let incoming = ctx.promising_outsider(&chains[c].members);
-            moves.push(Swap { chain: c as u32, out_pos, incoming });
+            moves.push(Swap {
+                chain: c as u32,
+                out_pos,
+                incoming,
+            });
         }
         let fitness = ctx.evaluate_swaps(&chains, &moves);
         // Each chain's best candidate (the first wins a tie).
@@ -55,15 +59,25 @@ pub fn run(ctx: &mut Ctx) {
             let delta = fitness[i] - chain.fitness;
             let scale = temperature * chain.fitness.abs().max(FITNESS_FLOOR);
             if delta >= 0.0 || ctx.rng.unit() < det_exp(delta / scale) {
-                chain.apply(ctx.problem(), moves[i].out_pos as usize, moves[i].incoming, fitness[i]);
+                chain.apply(
+                    ctx.problem(),
+                    moves[i].out_pos as usize,
+                    moves[i].incoming,
+                    fitness[i],
+                );
                 ctx.offer_chain(chain);
             }
         }
         temperature *= cooling;
         step += 1;
         if step % regroup_every == 0 {
-            let leader = (1..chains.len())
-                .fold(0, |b, i| if chains[i].fitness > chains[b].fitness { i } else { b });
+            let leader = (1..chains.len()).fold(0, |b, i| {
+                if chains[i].fitness > chains[b].fitness {
+                    i
+                } else {
+                    b
+                }
+            });
             let leader = chains[leader].clone();
             chains.iter_mut().for_each(|c| c.clone_from(&leader));
         }

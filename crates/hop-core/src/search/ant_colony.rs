@@ -61,7 +61,12 @@ pub fn run(ctx: &mut Ctx) {
         if scale < 1e-200 {
             phi.iter_mut().for_each(|p| *p *= scale);
             scale = 1.0;
-            phi_tree = Fenwick::new(&phi.iter().zip(&eta2).map(|(p, e)| p * e).collect::<Vec<_>>());
+            phi_tree = Fenwick::new(
+                &phi.iter()
+                    .zip(&eta2)
+                    .map(|(p, e)| p * e)
+                    .collect::<Vec<_>>(),
+            );
         }
         let iteration_best = flat[best_ant * k..(best_ant + 1) * k].to_vec();
         let best_so_far = ctx.best_members().expect("colony evaluated").to_vec();

@@ -38,9 +38,25 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(eval: &'a dyn Evaluator, k: usize, budget: u64, rng: Rng, progress: ProgressFn<'a>) -> Self {
+    pub fn new(
+        eval: &'a dyn Evaluator,
+        k: usize,
+        budget: u64,
+        rng: Rng,
+        progress: ProgressFn<'a>,
+    ) -> Self {
         let n = eval.problem().n_strategies();
-        Self { eval, rng, n, k, budget, used: 0, best: None, progress, next_report: budget / 20 }
+        Self {
+            eval,
+            rng,
+            n,
+            k,
+            budget,
+            used: 0,
+            best: None,
+            progress,
+            next_report: budget / 20,
+        }
     }
 
     pub fn problem(&self) -> &'a Problem {
@@ -62,11 +78,18 @@ impl<'a> Ctx<'a> {
 
     fn spend(&mut self, n: usize) {
         self.used += n as u64;
-        assert!(self.used <= self.budget, "an algorithm overspent its budget");
+        assert!(
+            self.used <= self.budget,
+            "an algorithm overspent its budget"
+        );
         if self.used >= self.next_report || self.used == self.budget {
             self.next_report = self.used + (self.budget / 20).max(1);
             let best = self.best_fitness();
-            (self.progress)(Progress { evaluations: self.used, budget: self.budget, best });
+            (self.progress)(Progress {
+                evaluations: self.used,
+                budget: self.budget,
+                best,
+            });
         }
     }
 
@@ -113,7 +136,11 @@ impl<'a> Ctx<'a> {
 
     pub fn finish(self) -> Outcome {
         let (fitness, portfolio) = self.best.expect("every algorithm evaluates at least once");
-        Outcome { portfolio, fitness, evaluations: self.used }
+        Outcome {
+            portfolio,
+            fitness,
+            evaluations: self.used,
+        }
     }
 
     /// `k` distinct random strategies.
@@ -151,7 +178,10 @@ impl<'a> Ctx<'a> {
         }
         let fitness = self.evaluate(&flat);
         let problem = self.problem();
-        flat.chunks(self.k).zip(fitness).map(|(m, f)| Chain::new(problem, m.to_vec(), f)).collect()
+        flat.chunks(self.k)
+            .zip(fitness)
+            .map(|(m, f)| Chain::new(problem, m.to_vec(), f))
+            .collect()
     }
 }
 
@@ -190,10 +220,12 @@ pub fn det_exp(x: f64) -> f64 {
     if x > 709.0 {
         return f64::INFINITY;
     }
-    const LN2: f64 = std::f64::consts::LN_2;
-    // x = m ln2 + r, |r| <= ln2/2, then e^r by its Taylor series (Horner, 14 terms).
-    let m = (x / LN2).round();
-    let r = x - m * LN2;
+    // x = m ln2 + r, |r| <= ln2/2 (ln2 in two parts, fdlibm's, so that m * LN2_HI is exact),
+    // then e^r by its Taylor series (Horner, 14 terms).
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let m = (x / std::f64::consts::LN_2).round();
+    let r = (x - m * LN2_HI) - m * LN2_LO;
     let mut sum = 1.0;
     let mut i = 14.0;
     while i > 0.0 {

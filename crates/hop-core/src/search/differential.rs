@@ -14,7 +14,9 @@ const CR: f64 = 0.7;
 pub fn run(ctx: &mut Ctx) {
     let k = ctx.k;
     let size = POPULATION.min((ctx.remaining() as usize / 8).max(4));
-    let mut population: Vec<Vec<u32>> = (0..ctx.allow(size)).map(|_| ctx.random_portfolio()).collect();
+    let mut population: Vec<Vec<u32>> = (0..ctx.allow(size))
+        .map(|_| ctx.random_portfolio())
+        .collect();
     let mut fitness = ctx.evaluate(&population.concat());
     let np = population.len();
     while !ctx.done() {

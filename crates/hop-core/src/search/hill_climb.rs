@@ -10,7 +10,6 @@ const CLIMBERS: usize = 4;
 /// Failed moves in a row after which a climber counts as stuck.
 const PATIENCE: u32 = 5000;
 
-
 pub fn run(ctx: &mut Ctx) {
     let count = CLIMBERS.min((ctx.remaining() as usize / 64).max(1));
     let mut chains = ctx.random_chains(count);
@@ -22,7 +21,11 @@ pub fn run(ctx: &mut Ctx) {
         for (c, chain) in chains.iter().enumerate().take(width) {
             let out_pos = ctx.rng.below(ctx.k) as u32;
             let incoming = ctx.promising_outsider(&chain.members);
-            moves.push(Swap { chain: c as u32, out_pos, incoming });
+            moves.push(Swap {
+                chain: c as u32,
+                out_pos,
+                incoming,
+            });
         }
         let fitness = ctx.evaluate_swaps(&chains, &moves);
         let mut restarts = Vec::new();

@@ -34,7 +34,10 @@ pub fn run(
     progress: ProgressFn,
 ) -> Outcome {
     let n = eval.problem().n_strategies();
-    assert!(k >= 1 && k <= n && budget >= 1, "validated by JobOptions::validate");
+    assert!(
+        k >= 1 && k <= n && budget >= 1,
+        "validated by JobOptions::validate"
+    );
     let rng = Rng::new(seed, algorithm.stream() << 32 | k as u64);
     let mut ctx = Ctx::new(eval, k, budget, rng, progress);
     if k == n {

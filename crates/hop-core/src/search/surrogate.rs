@@ -59,8 +59,9 @@ fn weakest(rng: &mut Rng, model: &Surrogate, members: &[u32]) -> usize {
 
 pub fn run(ctx: &mut Ctx) {
     let k = ctx.k;
-    let design: Vec<Vec<u32>> =
-        (0..ctx.allow(INITIAL_DESIGN)).map(|_| ctx.random_portfolio()).collect();
+    let design: Vec<Vec<u32>> = (0..ctx.allow(INITIAL_DESIGN))
+        .map(|_| ctx.random_portfolio())
+        .collect();
     let fitness = ctx.evaluate(&design.concat());
     let mean = fitness.iter().sum::<f64>() / fitness.len() as f64;
     let var = fitness.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / fitness.len() as f64;

@@ -17,7 +17,9 @@ const EXPLORATION: f64 = 1.0;
 pub fn run(ctx: &mut Ctx) {
     let k = ctx.k;
     let count = PARTICLES.min((ctx.remaining() as usize / 8).max(1));
-    let mut positions: Vec<Vec<u32>> = (0..ctx.allow(count)).map(|_| ctx.random_portfolio()).collect();
+    let mut positions: Vec<Vec<u32>> = (0..ctx.allow(count))
+        .map(|_| ctx.random_portfolio())
+        .collect();
     let fitness = ctx.evaluate(&positions.concat());
     let mut personal: Vec<(Vec<u32>, f64)> = positions.iter().cloned().zip(fitness).collect();
     while !ctx.done() {
@@ -28,13 +30,28 @@ pub fn run(ctx: &mut Ctx) {
             let mut keep: Vec<u32> = Vec::with_capacity(2 * k);
             let mut pool = Vec::new();
             for &j in pos.iter() {
-                if ctx.rng.chance(INERTIA) { keep.push(j) } else { pool.push(j) }
+                if ctx.rng.chance(INERTIA) {
+                    keep.push(j)
+                } else {
+                    pool.push(j)
+                }
             }
             for &j in pbest.iter().filter(|j| !pos.contains(j)) {
-                if ctx.rng.chance(COGNITIVE * r1) { keep.push(j) } else { pool.push(j) }
+                if ctx.rng.chance(COGNITIVE * r1) {
+                    keep.push(j)
+                } else {
+                    pool.push(j)
+                }
             }
-            for &j in global.iter().filter(|j| !pos.contains(j) && !pbest.contains(j)) {
-                if ctx.rng.chance(SOCIAL * r2) { keep.push(j) } else { pool.push(j) }
+            for &j in global
+                .iter()
+                .filter(|j| !pos.contains(j) && !pbest.contains(j))
+            {
+                if ctx.rng.chance(SOCIAL * r2) {
+                    keep.push(j)
+                } else {
+                    pool.push(j)
+                }
             }
             let explore = (EXPLORATION * 2.0 * ctx.rng.unit()).round() as usize;
             for _ in 0..explore.min(ctx.n - k) {

@@ -6,8 +6,14 @@ use std::path::PathBuf;
 use hop_core::PnlMatrix;
 
 pub fn fixture_path(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/legacy").join(name);
-    assert!(path.exists(), "fixture {} is missing: the repo expects shared/ beside it", path.display());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/legacy")
+        .join(name);
+    assert!(
+        path.exists(),
+        "fixture {} is missing: the repo expects shared/ beside it",
+        path.display()
+    );
     path
 }
 
