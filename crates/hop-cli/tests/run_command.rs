@@ -3,14 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn fixture(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/legacy")
-        .join(name);
-    assert!(p.exists(), "fixture {} missing", p.display());
-    p
-}
-
 fn hop(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hop"))
         .args(args)
@@ -55,7 +47,7 @@ fn only_file_starting(folder: &Path, prefix: &str) -> Vec<u8> {
 #[test]
 fn same_seed_twice_gives_the_same_reports() {
     let out = tempfile::tempdir().unwrap();
-    let csv = fixture("sensex_500x82.csv");
+    let csv = hop_core::fixtures::path("sensex_500x82.csv");
     let args = [
         "run",
         "--csv",
@@ -135,7 +127,7 @@ fn bad_input_exits_2_with_a_clear_message_and_no_run_folder() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/x.csv"));
 
-    let csv = fixture("sensex_500x82.csv");
+    let csv = hop_core::fixtures::path("sensex_500x82.csv");
     let too_big = hop(&[
         "run",
         "--csv",
@@ -153,7 +145,7 @@ fn bad_input_exits_2_with_a_clear_message_and_no_run_folder() {
 #[test]
 fn a_sweep_writes_one_best_portfolio_file_per_size() {
     let out = tempfile::tempdir().unwrap();
-    let csv = fixture("sensex_500x82.csv");
+    let csv = hop_core::fixtures::path("sensex_500x82.csv");
     let result = hop(&[
         "run",
         "--csv",

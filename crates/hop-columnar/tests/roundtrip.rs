@@ -14,27 +14,7 @@ use hop_columnar::{
 };
 use hop_core::PnlMatrix;
 use hop_core::csv::{parse_csv, write_csv};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/legacy")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "the fixture {} is missing or unreadable: {e}",
-            path.display()
-        )
-    })
-}
-
-fn assert_bit_identical(a: &PnlMatrix, b: &PnlMatrix) {
-    assert_eq!(a.names(), b.names());
-    assert_eq!(a.dates(), b.dates());
-    assert_eq!(a.values().len(), b.values().len());
-    for (i, (x, y)) in a.values().iter().zip(b.values()).enumerate() {
-        assert_eq!(x.to_bits(), y.to_bits(), "value {i}: {x:?} vs {y:?}");
-    }
-}
+use hop_core::fixtures::assert_bit_identical;
 
 /// Awkward values: signed zeros, subnormals, extremes, non-terminating binary fractions.
 fn odd_matrix() -> PnlMatrix {
@@ -122,7 +102,7 @@ fn parquet_round_trip_is_lossless_from_memory_and_from_a_file() {
 
 #[test]
 fn parquet_round_trip_of_the_real_fixture_with_every_codec() {
-    let m = parse_csv(&fixture("sensex_2500x82.csv")).unwrap();
+    let m = parse_csv(&hop_core::fixtures::bytes("sensex_2500x82.csv")).unwrap();
     assert_eq!((m.n_strategies(), m.n_days()), (2500, 82));
     for codec in [
         Compression::UNCOMPRESSED,
@@ -137,7 +117,7 @@ fn parquet_round_trip_of_the_real_fixture_with_every_codec() {
 
 #[test]
 fn strategy_range_keeps_global_ids() {
-    let m = parse_csv(&fixture("sensex_500x82.csv")).unwrap();
+    let m = parse_csv(&hop_core::fixtures::bytes("sensex_500x82.csv")).unwrap();
     let batches = to_batches(&m, 64, Some(100..250)).unwrap();
     assert_eq!(batches.len(), 3);
     let ids = batches[0]
@@ -164,7 +144,7 @@ fn strategy_range_keeps_global_ids() {
 
 #[test]
 fn metadata_carries_the_dates() {
-    let m = parse_csv(&fixture("sensex_500x82.csv")).unwrap();
+    let m = parse_csv(&hop_core::fixtures::bytes("sensex_500x82.csv")).unwrap();
     let batches = to_batches(&m, 4096, None).unwrap();
     let meta = batches[0].schema().metadata().clone();
     assert_eq!(meta[META_DAYS], "82");
@@ -313,7 +293,7 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 #[test]
 #[ignore = "timing; run in release with --ignored --nocapture"]
 fn timing_production_shape() {
-    let base = parse_csv(&fixture("sensex_2500x82.csv")).unwrap();
+    let base = parse_csv(&hop_core::fixtures::bytes("sensex_2500x82.csv")).unwrap();
     let m = hop_core::synth::bootstrap(&base, 25_544, 2026);
     let csv = write_csv(&m, true);
     println!(
@@ -366,7 +346,7 @@ fn timing_production_shape() {
         );
     }
     // Real values compress differently from bootstrapped ones: sizes on the real fixture.
-    let real = parse_csv(&fixture("sensex_2500x82.csv")).unwrap();
+    let real = parse_csv(&hop_core::fixtures::bytes("sensex_2500x82.csv")).unwrap();
     for (label, codec) in [
         ("none", Compression::UNCOMPRESSED),
         ("snappy", Compression::SNAPPY),

@@ -912,27 +912,6 @@ fn push_cell(out: &mut Vec<u8>, text: &str) {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/legacy")
-            .join(name);
-        std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "the fixture {} is missing or unreadable: {e}",
-                path.display()
-            )
-        })
-    }
-
-    fn same_bits(a: &PnlMatrix, b: &PnlMatrix) {
-        assert_eq!(a.names(), b.names());
-        assert_eq!(a.dates(), b.dates());
-        assert_eq!(a.values().len(), b.values().len());
-        for (x, y) in a.values().iter().zip(b.values()) {
-            assert_eq!(x.to_bits(), y.to_bits(), "{x:?} vs {y:?}");
-        }
-    }
-
     #[test]
     fn parses_the_basic_shape_strategy_major() {
         let m = parse_csv(b"Date,Day,A,B\n2024-01-04,Thursday,1.5,-2\n2024-01-05,Friday,3,4e1\n")
@@ -1109,7 +1088,7 @@ mod tests {
 
     #[test]
     fn write_then_parse_is_bit_identical_on_the_real_fixture() {
-        let bytes = fixture("sensex_500x82.csv");
+        let bytes = crate::fixtures::bytes("sensex_500x82.csv");
         let m = parse_csv(&bytes).unwrap();
         assert_eq!((m.n_strategies(), m.n_days()), (500, 82));
         let written = write_csv(&m, true);
@@ -1118,8 +1097,8 @@ mod tests {
             written == bytes,
             "write_csv does not reproduce the fixture's bytes"
         );
-        same_bits(&parse_csv(&written).unwrap(), &m);
-        same_bits(&parse_csv(&write_csv(&m, false)).unwrap(), &m);
+        crate::fixtures::assert_bit_identical(&parse_csv(&written).unwrap(), &m);
+        crate::fixtures::assert_bit_identical(&parse_csv(&write_csv(&m, false)).unwrap(), &m);
         // The fixture's own Day column is the computed weekday.
         let text = String::from_utf8(bytes).unwrap();
         for line in text.lines().skip(1) {
@@ -1153,6 +1132,6 @@ mod tests {
             values,
         )
         .unwrap();
-        same_bits(&parse_csv(&write_csv(&m, true)).unwrap(), &m);
+        crate::fixtures::assert_bit_identical(&parse_csv(&write_csv(&m, true)).unwrap(), &m);
     }
 }

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod error;
 pub mod eval;
 pub mod exact;
+pub mod fixtures;
 pub mod format;
 pub mod matrix;
 pub mod metrics;

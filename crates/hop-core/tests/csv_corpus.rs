@@ -322,21 +322,9 @@ fn long_offending_text_is_cut_in_the_message() {
     assert_eq!(err.text.as_deref(), Some(cell.as_str()));
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/legacy")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "the fixture {} is missing or unreadable: {e}",
-            path.display()
-        )
-    })
-}
-
 #[test]
 fn the_real_fixtures_parse() {
-    let bytes = fixture("sensex_2500x82.csv");
+    let bytes = hop_core::fixtures::bytes("sensex_2500x82.csv");
     let m = parse_csv(&bytes).unwrap();
     assert_eq!((m.n_strategies(), m.n_days()), (2500, 82));
     assert_eq!(m.names()[0], "SENSEX 1000-1100 SL7%");
@@ -351,7 +339,7 @@ fn the_real_fixtures_parse() {
     let last_cell: f64 = last_row.rsplit(',').next().unwrap().parse().unwrap();
     assert_eq!(m.column(2499)[81].to_bits(), last_cell.to_bits());
 
-    let small = parse_csv(&fixture("sensex_500x82.csv")).unwrap();
+    let small = parse_csv(&hop_core::fixtures::bytes("sensex_500x82.csv")).unwrap();
     assert_eq!((small.n_strategies(), small.n_days()), (500, 82));
     assert_eq!(small.names()[0], "SENSEX 1336-1406 SL71%");
 }

@@ -1,8 +1,6 @@
 //! The exact fitness against a naive, textbook implementation on random data (edge cases
 //! included), and the incremental swap path against a full recompute, bit for bit.
 
-mod common;
-
 use hop_core::exact::{Accum, FitnessSpec, Problem};
 use hop_core::metrics::SeriesStats;
 use hop_core::rng::Rng;
@@ -176,7 +174,7 @@ fn edge_cases_by_hand() {
 /// recompute bit for bit, and the incrementally updated accumulators equal fresh ones exactly.
 #[test]
 fn incremental_swaps_equal_full_recompute_bit_for_bit() {
-    let m = common::fixture_matrix("sensex_2500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_2500x82.csv");
     let k = 35;
     let problem =
         Problem::new(&m, FitnessSpec::from(&hop_core::JobOptions::default()), 100).unwrap();

@@ -1,8 +1,6 @@
 //! The legacy optimizer's own numbers (SPEC 2.3): per-strategy metrics to 1e-9 relative and the
 //! three reference fitness values to 1e-12.
 
-mod common;
-
 use hop_core::JobOptions;
 use hop_core::exact::{Accum, FitnessSpec, Problem};
 use hop_core::metrics::all_strategy_metrics;
@@ -16,10 +14,12 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 #[test]
 fn strategy_metrics_match_the_legacy_output() {
-    let m = common::fixture_matrix("sensex_2500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_2500x82.csv");
     let ours = all_strategy_metrics(&m);
-    let text = std::fs::read_to_string(common::fixture_path("expected_strategy_metrics_2500.csv"))
-        .unwrap();
+    let text = std::fs::read_to_string(hop_core::fixtures::path(
+        "expected_strategy_metrics_2500.csv",
+    ))
+    .unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -66,7 +66,7 @@ fn strategy_metrics_match_the_legacy_output() {
 
 #[test]
 fn reference_fitness_values() {
-    let m = common::fixture_matrix("sensex_2500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_2500x82.csv");
     let problem = Problem::new(&m, FitnessSpec::from(&JobOptions::default()), 100).unwrap();
     let cases: [(Vec<u32>, f64); 3] = [
         ((0..35).collect(), -1.82604746746997),

@@ -1,8 +1,6 @@
 //! The eight algorithms: budgets kept, valid portfolios, exact fitness, determinism for a seed
 //! whatever the thread count, sweeps, and the quality the default budgets reach.
 
-mod common;
-
 use hop_core::eval::CpuEvaluator;
 use hop_core::exact::Accum;
 use hop_core::run::{Prepared, run_search};
@@ -25,7 +23,7 @@ fn timeless(mut r: RunResult) -> RunResult {
 
 #[test]
 fn every_algorithm_spends_its_budget_on_valid_portfolios() {
-    let m = common::fixture_matrix("sensex_500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
     let options = JobOptions {
         budget: Some(3_000),
         ..JobOptions::with_size(12)
@@ -86,7 +84,7 @@ fn every_algorithm_spends_its_budget_on_valid_portfolios() {
 
 #[test]
 fn same_seed_same_result_on_any_thread_count() {
-    let m = common::fixture_matrix("sensex_500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
     let options = JobOptions {
         budget: Some(2_000),
         seed: 7,
@@ -118,7 +116,7 @@ fn same_seed_same_result_on_any_thread_count() {
 
 #[test]
 fn a_size_sweep_gives_one_result_per_size_and_the_best_overall() {
-    let m = common::fixture_matrix("sensex_500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
     let options = JobOptions {
         min_size: 10,
         max_size: 12,
@@ -149,7 +147,7 @@ fn a_size_sweep_gives_one_result_per_size_and_the_best_overall() {
 
 #[test]
 fn a_portfolio_of_every_strategy_is_evaluated_once() {
-    let m = common::fixture_matrix("sensex_500x82.csv")
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv")
         .select(&[0, 1, 2, 3])
         .unwrap();
     let r = run(
@@ -167,7 +165,7 @@ fn a_portfolio_of_every_strategy_is_evaluated_once() {
 
 #[test]
 fn ulta_inverts_losers_and_searches_the_inverted_data() {
-    let m = common::fixture_matrix("sensex_500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
     let options = JobOptions {
         ulta: true,
         budget: Some(500),
@@ -188,7 +186,7 @@ fn ulta_inverts_losers_and_searches_the_inverted_data() {
 
 #[test]
 fn options_are_checked_against_the_data() {
-    let m = common::fixture_matrix("sensex_500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
     let refuse = |o: JobOptions| Prepared::new(m.clone(), &o, None).unwrap_err().to_string();
     assert!(refuse(JobOptions::with_size(501)).contains("larger than the 500 strategies"));
     assert!(
@@ -219,7 +217,7 @@ fn options_are_checked_against_the_data() {
 /// at k = 35 (the legacy optimizer reached about 15 with its budgets).
 #[test]
 fn default_budgets_reach_fitness_170_on_the_fixture() {
-    let m = common::fixture_matrix("sensex_2500x82.csv");
+    let m = hop_core::fixtures::matrix("sensex_2500x82.csv");
     let r = run(&m, &JobOptions::with_size(35));
     let best = r.best();
     assert!(
