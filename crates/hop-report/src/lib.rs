@@ -21,7 +21,8 @@
 //! job.
 //!
 //! **Atomicity.** Nothing is written under the final name: the files go into a hidden temporary
-//! folder `output_root/.run_<ts>.partial-<pid>-<n>`, are flushed to disk, and the folder is renamed
+//! folder `output_root/.run_<ts>.partial-<pid>-<n>`, are flushed to disk (every file, then the
+//! folder; the private `write_files` explains how the flushes overlap), and the folder is renamed
 //! to `run_<ts>` at the end (one `rename`, atomic on one filesystem). A folder named `run_*` is
 //! therefore always complete. On any error the temporary folder is removed and the error returned.
 //! If the name was taken between the check and the rename (another writer), the files are
@@ -34,13 +35,16 @@ pub mod text;
 pub mod xlsx;
 
 use std::fs;
-use std::io;
+use std::io::{self, Write as _};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, SystemTime};
 
 use chrono::{NaiveDateTime, Timelike};
-use hop_core::RunResult;
+use hop_core::{RunResult, SizeResult};
 
 pub use json::{BestSummary, ResultsDocument, read_results_json};
 pub use text::inversion_report;
@@ -313,130 +317,277 @@ pub fn remove_stale_partials(output_root: &Path, min_age: Duration) -> io::Resul
     Ok(removed)
 }
 
-/// Writes `bytes` to `dir/name` and flushes it to disk.
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
-    let io_err = |source| ReportError::Write {
-        file: name.to_string(),
-        source,
-    };
-    let path = dir.join(name);
-    fs::write(&path, bytes).map_err(io_err)?;
-    sync_file(dir, name)
-}
-
-/// Flushes an already written file to disk.
-fn sync_file(dir: &Path, name: &str) -> Result<(), ReportError> {
-    fs::File::open(dir.join(name))
-        .and_then(|f| f.sync_all())
-        .map_err(|source| ReportError::Write {
-            file: name.to_string(),
-            source,
-        })
-}
-
-/// Renders every file into `dir` (the temporary folder).
+/// Renders every file into `dir` (the temporary folder) and flushes each one to disk.
+///
+/// **Concurrency.** The files are independent, so they are rendered as separate tasks on rayon's
+/// pool: the workbook (the critical path: more than half of the CPU time for 25,544 strategies,
+/// 55-60 ms on the dev VM) in the scope's own body so that it starts at once, the CSV,
+/// `results.json`, each chart and the small text files as spawned tasks that the other workers
+/// take (together they finish well before the workbook on two cores). Every task writes only its
+/// own files and the bytes of each file depend only on `run` and `result`, so the output is the
+/// same whatever the interleaving, and on a one-thread pool too (the tasks then run one after
+/// another); when several tasks fail, the error of the first task in the fixed order below is
+/// returned.
+///
+/// **Durability.** Each file is flushed with `fsync` (`File::sync_all`) before the folder is
+/// renamed to its final name, as before; what changed is *when*. On ext4 an `fsync` waits for a
+/// journal commit: on the 2-core dev VM the 11 files of a one-size run took 8 ms to sync one
+/// after another when the disk was quiet, but 40-50 ms while other processes (builds) were
+/// writing to the same filesystem, and they used to be synced that way on the rendering threads.
+/// Now each finished file is handed to its own short-lived I/O thread ([`Flusher`]) that syncs it
+/// while rendering goes on; concurrent `fsync`s share journal commits (the same 11 files: 6 ms
+/// quiet, 8-12 ms busy), only the workbook's own sync is left after the last byte is written, and
+/// the rayon workers never block on the disk. The folder itself is synced once at the end, after
+/// every file's data is on disk, so that its entries are durable before the rename;
+/// `write_run_folder` then renames it and syncs the parent. Syncing only the directories would not
+/// do: that does not flush the files' data, and a crash could leave a complete-looking `run_*`
+/// folder with empty or partial files.
 fn write_files(
     dir: &Path,
     run_id: &str,
     run: &RunInfo,
     result: &RunResult,
 ) -> Result<(), ReportError> {
-    // Two independent halves on two threads: the workbook (the bulk for large inputs: about 70 %
-    // of the time for 25,544 strategies) on one, the text files, results.json and the charts on
-    // the other.
-    std::thread::scope(|scope| {
-        let heavy = scope.spawn(|| -> Result<(), ReportError> {
-            let name = format!("optimization_summary_{run_id}.xlsx");
-            xlsx::write_xlsx(&dir.join(&name), dir, run, run_id, result).map_err(|source| {
-                ReportError::Xlsx {
-                    file: name.clone(),
-                    source,
+    std::thread::scope(|io| {
+        let flusher = Flusher::new(io, dir);
+        let failures = Failures::default();
+        rayon::scope(|s| {
+            let (flusher, failures) = (&flusher, &failures);
+            s.spawn(move |_| failures.run(0, || write_texts(flusher, run_id, run, result)));
+            s.spawn(move |_| failures.run(1, || write_csv(flusher, result)));
+            s.spawn(move |_| failures.run(2, || write_json(flusher, run_id, run, result)));
+            let mut task = 3;
+            for size in &result.sizes {
+                for kind in [charts::ChartKind::Equity, charts::ChartKind::Drawdown] {
+                    s.spawn(move |_| {
+                        failures.run(task, || write_chart(flusher, run_id, size, kind, result))
+                    });
+                    task += 1;
                 }
-            })?;
-            sync_file(dir, &name)
+            }
+            failures.run(task, || write_workbook(flusher, run_id, run, result));
         });
-        let light =
-            write_texts(dir, run_id, run, result).and_then(|()| write_charts(dir, run_id, result));
-        let heavy = heavy.join().unwrap_or_else(|_| {
-            Err(ReportError::Internal(
-                "the workbook thread panicked".to_string(),
-            ))
-        });
-        light.and(heavy)
+        let rendered = failures.first();
+        let flushed = flusher.wait();
+        rendered.and(flushed)?;
+        // Best effort, as for the parent after the rename: not every filesystem syncs a directory.
+        if let Ok(folder) = fs::File::open(dir) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
     })
 }
 
-fn write_charts(dir: &Path, run_id: &str, result: &RunResult) -> Result<(), ReportError> {
-    for size in &result.sizes {
-        let k = size.portfolio_size;
-        let alg = size.best().algorithm.as_str();
-        for (kind, prefix, title) in [
-            (charts::ChartKind::Equity, "equity_curves", "Equity Curve"),
-            (charts::ChartKind::Drawdown, "drawdowns", "Drawdown"),
-        ] {
-            let name = format!("{prefix}_Best_Portfolio_Size{k}_{run_id}.png");
-            let title = format!("{title} - Best Portfolio (Size {k}, {alg})");
-            charts::draw_chart(
-                &dir.join(&name),
-                kind,
-                &title,
-                &result.dates,
-                &size.best_daily,
-            )
-            .map_err(|message| ReportError::Chart {
-                file: name.clone(),
-                message,
-            })?;
-            sync_file(dir, &name)?;
+/// The first (in task order) error of the rendering tasks; a panicking task counts as an error,
+/// so that the temporary folder is still removed.
+#[derive(Default)]
+struct Failures(Mutex<Vec<(usize, ReportError)>>);
+
+impl Failures {
+    fn run(&self, task: usize, f: impl FnOnce() -> Result<(), ReportError>) {
+        let outcome = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            Err(ReportError::Internal(format!(
+                "rendering task {task} panicked"
+            )))
+        });
+        if let Err(e) = outcome {
+            lock(&self.0).push((task, e));
         }
     }
-    Ok(())
+
+    fn first(self) -> Result<(), ReportError> {
+        let failures = self.0.into_inner().unwrap_or_else(PoisonError::into_inner);
+        match failures.into_iter().min_by_key(|(task, _)| *task) {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Flushes finished files to disk on I/O threads of a [`std::thread::scope`], one per file, so
+/// that `fsync`s overlap each other and the rendering (see [`write_files`]).
+struct Flusher<'scope, 'env> {
+    io: &'scope Scope<'scope, 'env>,
+    dir: &'env Path,
+    pending: Mutex<Vec<(String, ScopedJoinHandle<'scope, io::Result<()>>)>>,
+}
+
+impl<'scope, 'env> Flusher<'scope, 'env> {
+    fn new(io: &'scope Scope<'scope, 'env>, dir: &'env Path) -> Self {
+        Flusher {
+            io,
+            dir,
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Creates `dir/name` for writing.
+    fn create(&self, name: &str) -> Result<fs::File, ReportError> {
+        fs::File::create(self.dir.join(name)).map_err(|source| write_error(name, source))
+    }
+
+    /// Writes `bytes` to `dir/name` and starts flushing it.
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+        let mut file = self.create(name)?;
+        file.write_all(bytes)
+            .map_err(|source| write_error(name, source))?;
+        self.sync(name, file)
+    }
+
+    /// Starts flushing `file` (`dir/name`, fully written) on an I/O thread; syncs it right here
+    /// if no thread can be started.
+    fn sync(&self, name: &str, file: fs::File) -> Result<(), ReportError> {
+        let spawned = std::thread::Builder::new()
+            .name("hop-report-fsync".into())
+            .spawn_scoped(self.io, move || file.sync_all());
+        match spawned {
+            Ok(handle) => {
+                lock(&self.pending).push((name.to_string(), handle));
+                Ok(())
+            }
+            // The closure (and the file with it) is gone: sync through a new handle.
+            Err(_) => fs::File::open(self.dir.join(name))
+                .and_then(|f| f.sync_all())
+                .map_err(|source| write_error(name, source)),
+        }
+    }
+
+    /// Opens the already written `dir/name` (a chart, written by plotters) and starts flushing it.
+    fn sync_path(&self, name: &str) -> Result<(), ReportError> {
+        let file =
+            fs::File::open(self.dir.join(name)).map_err(|source| write_error(name, source))?;
+        self.sync(name, file)
+    }
+
+    /// Waits for every flush; the first failure by file name, if any.
+    fn wait(self) -> Result<(), ReportError> {
+        let mut pending = self
+            .pending
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        pending.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut outcome = Ok(());
+        for (name, handle) in pending {
+            let flushed = match handle.join() {
+                Ok(flushed) => flushed.map_err(|source| write_error(&name, source)),
+                Err(_) => Err(ReportError::Internal(format!(
+                    "the thread flushing {name} panicked"
+                ))),
+            };
+            outcome = outcome.and(flushed);
+        }
+        outcome
+    }
+}
+
+fn write_error(name: &str, source: io::Error) -> ReportError {
+    ReportError::Write {
+        file: name.to_string(),
+        source,
+    }
+}
+
+/// `optimization_summary_<ts>.xlsx`, through a buffer (the zip writer makes many small writes).
+fn write_workbook(
+    flusher: &Flusher<'_, '_>,
+    run_id: &str,
+    run: &RunInfo,
+    result: &RunResult,
+) -> Result<(), ReportError> {
+    let name = format!("optimization_summary_{run_id}.xlsx");
+    let file = flusher.create(&name)?;
+    let mut out = io::BufWriter::with_capacity(xlsx::WRITE_BUFFER, &file);
+    xlsx::write_xlsx_to(&mut out, flusher.dir, run, run_id, result).map_err(|source| {
+        ReportError::Xlsx {
+            file: name.clone(),
+            source,
+        }
+    })?;
+    out.flush().map_err(|source| write_error(&name, source))?;
+    drop(out);
+    flusher.sync(&name, file)
+}
+
+fn write_chart(
+    flusher: &Flusher<'_, '_>,
+    run_id: &str,
+    size: &SizeResult,
+    kind: charts::ChartKind,
+    result: &RunResult,
+) -> Result<(), ReportError> {
+    let k = size.portfolio_size;
+    let alg = size.best().algorithm.as_str();
+    let (prefix, title) = match kind {
+        charts::ChartKind::Equity => ("equity_curves", "Equity Curve"),
+        charts::ChartKind::Drawdown => ("drawdowns", "Drawdown"),
+    };
+    let name = format!("{prefix}_Best_Portfolio_Size{k}_{run_id}.png");
+    let title = format!("{title} - Best Portfolio (Size {k}, {alg})");
+    charts::draw_chart(
+        &flusher.dir.join(&name),
+        kind,
+        &title,
+        &result.dates,
+        &size.best_daily,
+    )
+    .map_err(|message| ReportError::Chart {
+        file: name.clone(),
+        message,
+    })?;
+    flusher.sync_path(&name)
+}
+
+/// The small text files: the summary, one Best_Portfolio file per size, the error log and the
+/// inversion report.
 fn write_texts(
-    dir: &Path,
+    flusher: &Flusher<'_, '_>,
     run_id: &str,
     run: &RunInfo,
     result: &RunResult,
 ) -> Result<(), ReportError> {
     let summary = text::summary_text(run, run_id, result);
-    write_file(
-        dir,
+    flusher.write(
         &format!("optimization_summary_{run_id}.txt"),
         summary.as_bytes(),
     )?;
     for size in &result.sizes {
         let name = format!("Best_Portfolio_Size{}_{run_id}.txt", size.portfolio_size);
-        write_file(
-            dir,
-            &name,
-            text::best_portfolio_text(result, size).as_bytes(),
-        )?;
+        flusher.write(&name, text::best_portfolio_text(result, size).as_bytes())?;
     }
-    write_file(
-        dir,
-        "strategy_metrics.csv",
-        text::strategy_metrics_csv(result).as_bytes(),
-    )?;
-    write_file(
-        dir,
+    flusher.write(
         "error_log.txt",
         text::error_log_text(&run.errors).as_bytes(),
     )?;
     if !result.inversions.is_empty() {
-        write_file(
-            dir,
-            "inversion_report.md",
-            inversion_report(result).as_bytes(),
-        )?;
+        flusher.write("inversion_report.md", inversion_report(result).as_bytes())?;
     }
+    Ok(())
+}
+
+fn write_csv(flusher: &Flusher<'_, '_>, result: &RunResult) -> Result<(), ReportError> {
+    flusher.write(
+        "strategy_metrics.csv",
+        text::strategy_metrics_csv(result).as_bytes(),
+    )
+}
+
+fn write_json(
+    flusher: &Flusher<'_, '_>,
+    run_id: &str,
+    run: &RunInfo,
+    result: &RunResult,
+) -> Result<(), ReportError> {
     let doc = results_document(run, run_id, result);
     let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|source| ReportError::Json {
         file: "results.json".to_string(),
         source,
     })?;
     bytes.push(b'\n');
-    write_file(dir, "results.json", &bytes)
+    flusher.write("results.json", &bytes)
 }
 
 /// The `results.json` document of a run (borrowing `run` and `result`).

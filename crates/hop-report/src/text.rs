@@ -1,8 +1,9 @@
 //! The plain-text files of the run folder: the summary, the Best_Portfolio files, the strategy
 //! metrics CSV, the error log and the ULTA inversion report.
 //!
-//! Every float goes through [`hop_core::format::float`] (Python `repr`: shortest round-trip digits,
-//! `inf` for infinity), as the legacy reports did.
+//! Every float goes through [`hop_core::format::float`] or its allocation-free twin
+//! [`hop_core::format::push_float`] (Python `repr`: shortest round-trip digits, `inf` for
+//! infinity), as the legacy reports did.
 //!
 //! Line endings follow the legacy files: the `.txt` files that analysts open on Windows use CRLF
 //! (`legacy_best_portfolio_size37.txt` and `legacy_optimization_summary.txt` do), while
@@ -11,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use hop_core::format::float;
+use hop_core::format::{float, push_float};
 use hop_core::{Aggregation, JobOptions, RunResult, SizeResult};
 
 use crate::RunInfo;
@@ -174,94 +175,6 @@ pub fn best_portfolio_text(result: &RunResult, size: &SizeResult) -> String {
     out
 }
 
-/// A small stack buffer for `{:e}` output (a shortest f64 in scientific form is at most 24 bytes).
-struct StackText {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Appends `value` exactly as [`hop_core::format::float`] writes it (Python `repr`), without the
-/// three allocations per value that `float` makes: the 25,544-row `strategy_metrics.csv` writes
-/// 127,720 floats, and this is several times faster. Unit-tested to agree with `float` bit for bit
-/// (random bit patterns, decimal boundaries, specials); `float` stays the reference.
-pub fn push_float(out: &mut String, value: f64) {
-    if !value.is_finite() || value == 0.0 {
-        out.push_str(&float(value));
-        return;
-    }
-    let mut sci = StackText {
-        buf: [0; 32],
-        len: 0,
-    };
-    if write!(sci, "{value:e}").is_err() {
-        out.push_str(&float(value));
-        return;
-    }
-    let sci = std::str::from_utf8(&sci.buf[..sci.len]).unwrap_or_default();
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        out.push_str(&float(value));
-        return;
-    };
-    let Ok(exp) = exp.parse::<i32>() else {
-        out.push_str(&float(value));
-        return;
-    };
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &b in mantissa.as_bytes() {
-        if b.is_ascii_digit() && n < digits.len() {
-            digits[n] = b;
-            n += 1;
-        }
-    }
-    let digits = std::str::from_utf8(&digits[..n]).unwrap_or_default();
-    if value < 0.0 {
-        out.push('-');
-    }
-    // Python uses fixed notation for 1e-4 <= |x| < 1e16, scientific otherwise.
-    if (-4..16).contains(&exp) {
-        let n = n as i32;
-        if exp < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                out.push('0');
-            }
-            out.push_str(digits);
-        } else if exp + 1 >= n {
-            out.push_str(digits);
-            for _ in 0..(exp + 1 - n) {
-                out.push('0');
-            }
-            out.push_str(".0");
-        } else {
-            let (int, frac) = digits.split_at((exp + 1) as usize);
-            out.push_str(int);
-            out.push('.');
-            out.push_str(frac);
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
-}
-
 /// Appends a CSV field, quoted (with doubled quotes) only when it contains a comma, a quote or a
 /// line break — Python's `csv.QUOTE_MINIMAL`, which pandas used for the legacy file.
 pub fn push_csv_field(out: &mut String, field: &str) {
@@ -368,80 +281,4 @@ pub fn inversion_report(result: &RunResult) -> String {
         );
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(value: f64) {
-        let mut out = String::from("x");
-        push_float(&mut out, value);
-        assert_eq!(&out[1..], float(value), "bits {:#018x}", value.to_bits());
-    }
-
-    #[test]
-    fn push_float_agrees_with_format_float() {
-        let specials = [
-            0.0,
-            -0.0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            f64::MIN_POSITIVE,
-            f64::MAX,
-            f64::MIN,
-            f64::EPSILON,
-            5e-324,
-            1.0,
-            -1.0,
-            0.5,
-            100.0,
-            1e16,
-            1.5e16,
-            9999999999999998.0,
-            123456789012345.0,
-            1e15,
-            0.0001,
-            0.00009999999999999999,
-            0.00001,
-            -2.5e-7,
-            505.0525000000011,
-            0.6219512195121951,
-            -1.82604746746997,
-            1e22,
-            1e-300,
-        ];
-        for v in specials {
-            check(v);
-        }
-        for e in -30..30 {
-            let p = 10f64.powi(e);
-            for v in [
-                p,
-                -p,
-                p * 1.5,
-                p * 0.999_999_999,
-                p * 1.000_000_000_1,
-                p.next_up(),
-                p.next_down(),
-            ] {
-                check(v);
-            }
-        }
-        // Random bit patterns (every exponent) and random amounts in the usual ranges.
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for _ in 0..200_000 {
-            check(f64::from_bits(next()));
-            let unit = (next() >> 11) as f64 / (1u64 << 53) as f64;
-            check((unit - 0.5) * 50_000.0);
-            check(unit);
-        }
-    }
 }
