@@ -165,22 +165,6 @@ impl Problem {
         self.t
     }
 
-    pub fn k_cap(&self) -> usize {
-        self.k_cap
-    }
-
-    pub fn spec(&self) -> FitnessSpec {
-        self.spec
-    }
-
-    pub fn vshift(&self) -> i32 {
-        self.vshift
-    }
-
-    pub fn zshift(&self) -> i32 {
-        self.zshift
-    }
-
     /// Quantized P&L of strategy `j`.
     pub fn q(&self, j: usize) -> &[i64] {
         &self.qz[j * 2 * self.t..(j * 2 + 1) * self.t]
@@ -193,12 +177,6 @@ impl Problem {
 
     pub fn norm(&self, j: usize) -> i64 {
         self.norm[j]
-    }
-
-    /// The whole quantized buffers (for uploading to another device): the per-strategy `[q | z]`
-    /// blocks and the norms.
-    pub fn buffers(&self) -> (&[i64], &[i64]) {
-        (&self.qz, &self.norm)
     }
 
     /// Each strategy's fitness on its own (a portfolio of one): the heuristic information that
@@ -245,6 +223,7 @@ impl Problem {
 
     /// Builds the accumulators of a portfolio from scratch.
     pub fn accumulate(&self, members: &[u32], acc: &mut Accum) {
+        assert!(members.len() <= self.k_cap, "more members than the quantization allows");
         self.touch(members);
         acc.reset(self.t);
         for &j in members {

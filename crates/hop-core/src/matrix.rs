@@ -74,11 +74,6 @@ impl PnlMatrix {
         &self.values[j * t..(j + 1) * t]
     }
 
-    /// Takes the parts back (names, dates, values).
-    pub fn into_parts(self) -> (Vec<String>, Vec<String>, Vec<f64>) {
-        (self.names, self.dates, self.values)
-    }
-
     /// A new matrix holding only the given strategies, in the given order.
     pub fn select(&self, strategies: &[usize]) -> Result<Self, CoreError> {
         let names = strategies.iter().map(|&j| self.names[j].clone()).collect();

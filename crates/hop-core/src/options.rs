@@ -58,18 +58,31 @@ impl Metric {
         }
     }
 
+    /// Parses a metric name, case-insensitive, `_` and `-` read as spaces (`less_max_dd`).
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let wanted = text.trim().to_ascii_lowercase().replace(['_', '-'], " ");
-        Metric::ALL
-            .into_iter()
-            .find(|m| m.as_str() == wanted)
-            .ok_or_else(|| {
-                CoreError::Options(format!(
-                    "unknown metric {text:?}; use one of: {}",
-                    Metric::ALL.map(Metric::as_str).join(", ")
-                ))
-            })
+        find_by_name("metric", text, &wanted, &Metric::ALL, Metric::as_str)
     }
+}
+
+/// The entry of `all` whose `name` is `wanted`, or an error listing the valid names.
+pub(crate) fn find_by_name<T: Copy>(
+    kind: &str,
+    text: &str,
+    wanted: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, CoreError> {
+    all.iter()
+        .copied()
+        .find(|&v| name(v) == wanted)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
+            CoreError::Options(format!(
+                "unknown {kind} {text:?}; use one of: {}",
+                names.join(", ")
+            ))
+        })
 }
 
 /// Everything a job can choose. `Default` is what an analyst gets without options.

@@ -41,6 +41,7 @@ pub struct AlgorithmResult {
     pub portfolio_size: usize,
     /// Strategy indices (0-based positions among the strategy columns), ascending.
     pub portfolio: Vec<u32>,
+    #[serde(with = "crate::result::float_text")]
     pub fitness: f64,
     pub evaluations: u64,
     /// Wall time of this algorithm, seconds (the only field allowed to differ between runs).

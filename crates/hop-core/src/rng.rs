@@ -65,10 +65,6 @@ impl Rng {
         self.unit() < p
     }
 
-    /// A derived generator (for a sub-task), leaving this one's stream advanced by one draw.
-    pub fn fork(&mut self, stream: u64) -> Self {
-        Self::new(self.next_u64(), stream)
-    }
 }
 
 #[cfg(test)]

@@ -79,17 +79,16 @@ impl Algorithm {
             + 1
     }
 
+    /// Parses an algorithm name, case-insensitive (`sa`, `SA`).
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let wanted = text.trim().to_ascii_uppercase();
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.as_str() == wanted)
-            .ok_or_else(|| {
-                CoreError::Options(format!(
-                    "unknown algorithm {text:?}; use any of: {}",
-                    Algorithm::ALL.map(Algorithm::as_str).join(", ")
-                ))
-            })
+        crate::options::find_by_name(
+            "algorithm",
+            text,
+            &wanted,
+            &Algorithm::ALL,
+            Algorithm::as_str,
+        )
     }
 
     /// Parses a comma-separated list such as `GA,SA,HC` (duplicates removed, order kept).
