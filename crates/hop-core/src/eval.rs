@@ -25,12 +25,54 @@ impl Chain {
         }
     }
 
+    /// The chain of `members`, derived from `parent` (cheap when they share most members).
+    pub fn derived(problem: &Problem, parent: &Chain, members: Vec<u32>, fitness: f64) -> Self {
+        let mut acc = Accum::default();
+        derive_accumulators(problem, parent, &members, &mut acc);
+        Self {
+            members,
+            acc,
+            fitness,
+        }
+    }
+
     /// Applies a move whose fitness is already known.
     pub fn apply(&mut self, problem: &Problem, out_pos: usize, incoming: u32, fitness: f64) {
         let out = self.members[out_pos];
         self.acc.swap(problem, out as usize, incoming as usize);
         self.members[out_pos] = incoming;
         self.fitness = fitness;
+    }
+}
+
+/// Sets `acc` to the accumulators of `members` (a portfolio of the parent's size): the parent's
+/// accumulators with the differing members swapped, or a fresh sum when most members differ.
+/// Exact integers, so both ways give the same bits.
+pub fn derive_accumulators(problem: &Problem, parent: &Chain, members: &[u32], acc: &mut Accum) {
+    let outgoing: Vec<u32> = parent
+        .members
+        .iter()
+        .copied()
+        .filter(|j| !members.contains(j))
+        .collect();
+    if outgoing.len() * 2 > members.len() {
+        problem.accumulate(members, acc);
+        return;
+    }
+    let incoming: Vec<u32> = members
+        .iter()
+        .copied()
+        .filter(|j| !parent.members.contains(j))
+        .collect();
+    debug_assert_eq!(
+        outgoing.len(),
+        incoming.len(),
+        "same size, distinct members"
+    );
+    problem.touch(&incoming);
+    acc.clone_from(&parent.acc);
+    for (&out, &inc) in outgoing.iter().zip(&incoming) {
+        acc.swap(problem, out as usize, inc as usize);
     }
 }
 
@@ -53,6 +95,21 @@ pub trait Evaluator: Send + Sync {
 
     /// Fitness of each single-swap move against its chain's current state.
     fn evaluate_swaps(&self, chains: &[Chain], moves: &[Swap], out: &mut [f64]);
+
+    /// Like [`Evaluator::evaluate`], with a hint: portfolio `i` was derived from
+    /// `chains[parents[i]]` and usually differs from it in a few members. The result must be the
+    /// same bits as a full evaluation (it is, by exactness); an evaluator may ignore the hint.
+    fn evaluate_near(
+        &self,
+        k: usize,
+        members: &[u32],
+        chains: &[Chain],
+        parents: &[u32],
+        out: &mut [f64],
+    ) {
+        let _ = (chains, parents);
+        self.evaluate(k, members, out);
+    }
 }
 
 /// The reference evaluator: full recompute for batches, O(T) incremental for swaps. Single-threaded
@@ -87,6 +144,28 @@ impl Evaluator for CpuEvaluator<'_> {
         let mut acc = Accum::new(p.n_days());
         for (portfolio, slot) in members.chunks(k).zip(out.iter_mut()) {
             p.accumulate(portfolio, &mut acc);
+            *slot = p.fitness(&acc, k);
+        }
+    }
+
+    fn evaluate_near(
+        &self,
+        k: usize,
+        members: &[u32],
+        chains: &[Chain],
+        parents: &[u32],
+        out: &mut [f64],
+    ) {
+        assert_eq!(
+            members.len(),
+            k * out.len(),
+            "members must hold k per portfolio"
+        );
+        assert_eq!(parents.len(), out.len(), "one parent per portfolio");
+        let p = self.problem;
+        let mut acc = Accum::new(p.n_days());
+        for ((portfolio, &parent), slot) in members.chunks(k).zip(parents).zip(out.iter_mut()) {
+            derive_accumulators(p, &chains[parent as usize], portfolio, &mut acc);
             *slot = p.fitness(&acc, k);
         }
     }

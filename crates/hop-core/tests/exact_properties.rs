@@ -205,3 +205,42 @@ fn incremental_swaps_equal_full_recompute_bit_for_bit() {
         }
     }
 }
+
+/// The "near" path (a child scored from its parent's accumulators) gives the same bits as a full
+/// evaluation, for children that differ from their parent in 0 to k members.
+#[test]
+fn near_evaluation_equals_full_evaluation_bit_for_bit() {
+    use hop_core::eval::{Chain, CpuEvaluator, Evaluator};
+    let m = hop_core::fixtures::matrix("sensex_2500x82.csv");
+    let (n, k) = (m.n_strategies(), 35);
+    let problem = Problem::new(&m, FitnessSpec::from(&hop_core::JobOptions::default()), k).unwrap();
+    let eval = CpuEvaluator::new(&problem);
+    let mut rng = Rng::new(5, 5);
+    let parents: Vec<Chain> = (0..8)
+        .map(|_| {
+            let mut members = Vec::new();
+            hop_core::search::fill_random(&mut rng, n, k, &mut members);
+            Chain::new(&problem, members, 0.0)
+        })
+        .collect();
+    for round in 0..2_000 {
+        let mut children = Vec::new();
+        let mut which = Vec::new();
+        for c in 0..16 {
+            let parent = rng.below(parents.len());
+            let mut child = parents[parent].members.clone();
+            for _ in 0..(c * round) % (k + 1) {
+                let pos = rng.below(k);
+                child[pos] = hop_core::search::random_outsider(&mut rng, n, &child);
+            }
+            children.extend_from_slice(&child);
+            which.push(parent as u32);
+        }
+        let (mut near, mut full) = (vec![0.0; 16], vec![0.0; 16]);
+        eval.evaluate_near(k, &children, &parents, &which, &mut near);
+        eval.evaluate(k, &children, &mut full);
+        for (a, b) in near.iter().zip(&full) {
+            assert_eq!(a.to_bits(), b.to_bits(), "round {round}: {a} vs {b}");
+        }
+    }
+}

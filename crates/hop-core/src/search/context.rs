@@ -98,11 +98,30 @@ impl<'a> Ctx<'a> {
     pub fn evaluate(&mut self, members: &[u32]) -> Vec<f64> {
         let mut out = vec![0.0; members.len() / self.k];
         self.eval.evaluate(self.k, members, &mut out);
-        for (i, &f) in out.iter().enumerate() {
-            self.offer(f, &members[i * self.k..(i + 1) * self.k]);
+        self.record(members, out)
+    }
+
+    /// Scores portfolios derived from `chains[parents[i]]` (see [`Evaluator::evaluate_near`]) and
+    /// records the best, like [`Ctx::evaluate`].
+    pub fn evaluate_near(
+        &mut self,
+        members: &[u32],
+        chains: &[Chain],
+        parents: &[u32],
+    ) -> Vec<f64> {
+        let mut out = vec![0.0; members.len() / self.k];
+        self.eval
+            .evaluate_near(self.k, members, chains, parents, &mut out);
+        self.record(members, out)
+    }
+
+    /// Offers every scored portfolio and charges the budget.
+    fn record(&mut self, members: &[u32], fitness: Vec<f64>) -> Vec<f64> {
+        for (portfolio, &f) in members.chunks(self.k).zip(&fitness) {
+            self.offer(f, portfolio);
         }
-        self.spend(out.len());
-        out
+        self.spend(fitness.len());
+        fitness
     }
 
     /// Scores single-swap moves (the caller records accepted moves with [`Ctx::offer_chain`]).
@@ -141,13 +160,6 @@ impl<'a> Ctx<'a> {
             fitness,
             evaluations: self.used,
         }
-    }
-
-    /// `k` distinct random strategies.
-    pub fn random_portfolio(&mut self) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.k);
-        fill_random(&mut self.rng, self.n, self.k, &mut out);
-        out
     }
 
     /// A random strategy that is not in `members`.

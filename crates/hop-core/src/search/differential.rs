@@ -2,10 +2,11 @@
 //! base portfolio `a` and moves towards the difference `b - c` (each strategy `b` has and `c` lacks
 //! enters with probability F, replacing a member that `c` has and `b` lacks, or a random one);
 //! binomial crossover with the target (rate CR) and repair give the trial, which replaces the
-//! target when at least as fit.
+//! target when at least as fit. A trial is scored from its target's accumulators.
 
 use super::context::Ctx;
 use super::subset::assemble;
+use crate::eval::Chain;
 
 const POPULATION: usize = 32;
 const F: f64 = 0.5;
@@ -14,10 +15,7 @@ const CR: f64 = 0.7;
 pub fn run(ctx: &mut Ctx) {
     let k = ctx.k;
     let size = POPULATION.min((ctx.remaining() as usize / 8).max(4));
-    let mut population: Vec<Vec<u32>> = (0..ctx.allow(size))
-        .map(|_| ctx.random_portfolio())
-        .collect();
-    let mut fitness = ctx.evaluate(&population.concat());
+    let mut population = ctx.random_chains(size);
     let np = population.len();
     while !ctx.done() {
         let width = ctx.allow(np);
@@ -32,7 +30,11 @@ pub fn run(ctx: &mut Ctx) {
             let a = pick(ctx, &[target]);
             let b = pick(ctx, &[target, a]);
             let c = pick(ctx, &[target, a, b]);
-            let (pa, pb, pc) = (&population[a], &population[b], &population[c]);
+            let (pa, pb, pc) = (
+                &population[a].members,
+                &population[b].members,
+                &population[c].members,
+            );
             let mut mutant = pa.clone();
             let gains: Vec<u32> = pb.iter().copied().filter(|j| !pc.contains(j)).collect();
             let mut losses: Vec<u32> = pc.iter().copied().filter(|j| !pb.contains(j)).collect();
@@ -54,20 +56,20 @@ pub fn run(ctx: &mut Ctx) {
             let mut pool = Vec::new();
             for pos in 0..k {
                 let (take, other) = if pos == forced || ctx.rng.chance(CR) {
-                    (mutant[pos], population[target][pos])
+                    (mutant[pos], population[target].members[pos])
                 } else {
-                    (population[target][pos], mutant[pos])
+                    (population[target].members[pos], mutant[pos])
                 };
                 keep.push(take);
                 pool.push(other);
             }
             trials.push(assemble(&mut ctx.rng, ctx.n, k, &keep, &mut pool));
         }
-        let trial_fitness = ctx.evaluate(&trials.concat());
+        let parents: Vec<u32> = (0..trials.len() as u32).collect();
+        let trial_fitness = ctx.evaluate_near(&trials.concat(), &population, &parents);
         for (target, (trial, f)) in trials.into_iter().zip(trial_fitness).enumerate() {
-            if f >= fitness[target] {
-                population[target] = trial;
-                fitness[target] = f;
+            if f >= population[target].fitness {
+                population[target] = Chain::derived(ctx.problem(), &population[target], trial, f);
             }
         }
     }

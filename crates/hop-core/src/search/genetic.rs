@@ -1,9 +1,11 @@
 //! GA: generational genetic algorithm for subsets — tournament selection, a crossover that keeps
 //! what both parents share and fills up from the rest of their union, random-swap mutation,
-//! repair to exactly `k` distinct members, and elitism.
+//! repair to exactly `k` distinct members, and elitism. A child is scored from its first parent's
+//! accumulators (the evaluator's `evaluate_near` hint).
 
 use super::context::Ctx;
 use super::subset::{assemble, mutate, ranked, tournament};
+use crate::eval::Chain;
 
 const POPULATION: usize = 64;
 const ELITES: usize = 2;
@@ -11,20 +13,17 @@ const TOURNAMENT: usize = 3;
 
 pub fn run(ctx: &mut Ctx) {
     let k = ctx.k;
-    let size = POPULATION.min((ctx.remaining() as usize / 8).max(2));
-    let first: Vec<Vec<u32>> = (0..ctx.allow(size))
-        .map(|_| ctx.random_portfolio())
-        .collect();
-    let mut fitness = ctx.evaluate(&first.concat());
-    let mut population = first;
+    let mut population = ctx.random_chains(POPULATION.min((ctx.remaining() as usize / 8).max(2)));
     let rate = 1.0 / k as f64;
     while !ctx.done() {
-        let order = ranked(&fitness);
-        let children_wanted = ctx.allow(population.len().saturating_sub(ELITES).max(1));
-        let mut children = Vec::with_capacity(children_wanted);
-        for _ in 0..children_wanted {
-            let a = &population[tournament(&mut ctx.rng, &fitness, TOURNAMENT)];
-            let b = &population[tournament(&mut ctx.rng, &fitness, TOURNAMENT)];
+        let fitness: Vec<f64> = population.iter().map(|c| c.fitness).collect();
+        let wanted = ctx.allow(population.len().saturating_sub(ELITES).max(1));
+        let mut children = Vec::with_capacity(wanted * k);
+        let mut parents = Vec::with_capacity(wanted);
+        for _ in 0..wanted {
+            let first = tournament(&mut ctx.rng, &fitness, TOURNAMENT);
+            let second = tournament(&mut ctx.rng, &fitness, TOURNAMENT);
+            let (a, b) = (&population[first].members, &population[second].members);
             let shared: Vec<u32> = a.iter().copied().filter(|j| b.contains(j)).collect();
             let mut pool: Vec<u32> = a
                 .iter()
@@ -34,18 +33,24 @@ pub fn run(ctx: &mut Ctx) {
                 .collect();
             let mut child = assemble(&mut ctx.rng, ctx.n, k, &shared, &mut pool);
             mutate(&mut ctx.rng, ctx.n, &mut child, rate, 0);
-            children.push(child);
+            children.extend_from_slice(&child);
+            parents.push(first as u32);
         }
-        let child_fitness = ctx.evaluate(&children.concat());
-        let mut next: Vec<Vec<u32>> = order
-            .iter()
+        let child_fitness = ctx.evaluate_near(&children, &population, &parents);
+        let problem = ctx.problem();
+        let mut next: Vec<Chain> = ranked(&fitness)
+            .into_iter()
             .take(ELITES)
-            .map(|&i| population[i].clone())
+            .map(|i| population[i].clone())
             .collect();
-        let mut next_fitness: Vec<f64> = order.iter().take(ELITES).map(|&i| fitness[i]).collect();
-        next.extend(children);
-        next_fitness.extend(child_fitness);
+        for ((child, &parent), f) in children.chunks(k).zip(&parents).zip(child_fitness) {
+            next.push(Chain::derived(
+                problem,
+                &population[parent as usize],
+                child.to_vec(),
+                f,
+            ));
+        }
         population = next;
-        fitness = next_fitness;
     }
 }

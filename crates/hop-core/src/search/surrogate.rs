@@ -3,9 +3,11 @@
 //! strategy appears in evaluated portfolios (a diagonal Kalman update of the residual). Each round
 //! proposes a batch of candidates around the incumbent by maximising an upper-confidence-bound
 //! acquisition — swap out the member the surrogate rates lowest, swap in the outsider with the
-//! highest optimistic score from a random pool — evaluates them for real, and updates the model.
+//! highest optimistic score from a random pool — evaluates them for real (from the incumbent's
+//! accumulators), and updates the model.
 
 use super::context::Ctx;
+use crate::eval::Chain;
 use crate::rng::Rng;
 
 const INITIAL_DESIGN: usize = 32;
@@ -59,27 +61,32 @@ fn weakest(rng: &mut Rng, model: &Surrogate, members: &[u32]) -> usize {
 
 pub fn run(ctx: &mut Ctx) {
     let k = ctx.k;
-    let design: Vec<Vec<u32>> = (0..ctx.allow(INITIAL_DESIGN))
-        .map(|_| ctx.random_portfolio())
-        .collect();
-    let fitness = ctx.evaluate(&design.concat());
-    let mean = fitness.iter().sum::<f64>() / fitness.len() as f64;
-    let var = fitness.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / fitness.len() as f64;
+    let design = ctx.random_chains(INITIAL_DESIGN);
+    let count = design.len() as f64;
+    let mean = design.iter().map(|c| c.fitness).sum::<f64>() / count;
+    let var = design
+        .iter()
+        .map(|c| (c.fitness - mean) * (c.fitness - mean))
+        .sum::<f64>()
+        / count;
     let mut model = Surrogate {
         bias: mean,
         theta: vec![0.0; ctx.n],
         seen: vec![0; ctx.n],
         prior_sd: (var.sqrt() / (k as f64).sqrt()).max(1e-9),
     };
-    for (members, &f) in design.iter().zip(&fitness) {
-        model.observe(members, f);
+    for chain in &design {
+        model.observe(&chain.members, chain.fitness);
     }
+    let mut incumbent = design
+        .into_iter()
+        .reduce(|best, c| if c.fitness > best.fitness { c } else { best })
+        .expect("the design holds at least one portfolio");
     while !ctx.done() {
-        let incumbent = ctx.best_members().expect("design evaluated").to_vec();
         let width = ctx.allow(BATCH);
         let mut flat = Vec::with_capacity(width * k);
         for _ in 0..width {
-            let mut candidate = incumbent.clone();
+            let mut candidate = incumbent.members.clone();
             let swaps = 1 + ctx.rng.below(3);
             for _ in 0..swaps.min(ctx.n - k) {
                 let out = weakest(&mut ctx.rng, &model, &candidate);
@@ -94,9 +101,17 @@ pub fn run(ctx: &mut Ctx) {
             }
             flat.extend_from_slice(&candidate);
         }
-        let fitness = ctx.evaluate(&flat);
-        for (members, &f) in flat.chunks(k).zip(&fitness) {
+        let fitness = ctx.evaluate_near(&flat, std::slice::from_ref(&incumbent), &vec![0; width]);
+        let mut best: Option<(usize, f64)> = None;
+        for (i, (members, &f)) in flat.chunks(k).zip(&fitness).enumerate() {
             model.observe(members, f);
+            if f > best.map_or(incumbent.fitness, |b| b.1) {
+                best = Some((i, f));
+            }
+        }
+        if let Some((i, f)) = best {
+            let members = flat[i * k..(i + 1) * k].to_vec();
+            incumbent = Chain::derived(ctx.problem(), &incumbent, members, f);
         }
     }
 }
