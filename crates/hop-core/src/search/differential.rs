@@ -54,11 +54,12 @@ pub fn run(ctx: &mut Ctx) {
             let forced = ctx.rng.below(k);
             let mut keep = Vec::with_capacity(k);
             let mut pool = Vec::new();
-            for pos in 0..k {
+            let current = &population[target].members;
+            for (pos, (&m, &t)) in mutant.iter().zip(current).enumerate() {
                 let (take, other) = if pos == forced || ctx.rng.chance(CR) {
-                    (mutant[pos], population[target].members[pos])
+                    (m, t)
                 } else {
-                    (population[target].members[pos], mutant[pos])
+                    (t, m)
                 };
                 keep.push(take);
                 pool.push(other);
