@@ -1,0 +1,152 @@
+//! Layered configuration: built-in defaults < TOML file < environment < command-line flags.
+//!
+//! - **File** (`--config PATH`, else `HOP_CONFIG`): `[common]` applies to every service and
+//!   `[<service>]` (e.g. `[ingest]`) to one, overriding `[common]`; other services' tables are
+//!   ignored, so one file can configure all six services. Top-level plain values are rejected.
+//! - **Environment**: `HOP_<SERVICE>_<KEY>` (service upper-cased, `-` -> `_`), e.g.
+//!   `HOP_INGEST_LISTEN=127.0.0.1:50051`; `__` nests (`HOP_INGEST_FLIGHT__LISTEN` is
+//!   `flight.listen`). A value is read as a TOML value when it is one (`4`, `true`, `["a"]`) and
+//!   as text otherwise, or when the typed reading does not fit the field.
+//! - **Flags**: [`CommonArgs`] (`--listen`, ... and `--set key=value` for any key).
+//!
+//! The keys of [`ServiceConfig`] are shared by every service; every other key belongs to the
+//! service's own section type `T` (give it `#[serde(default, deny_unknown_fields)]` so typos are
+//! caught). A bad value's error names the key and the layer that supplied it.
+
+mod args;
+pub mod duration;
+mod layers;
+mod source;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use args::CommonArgs;
+pub use source::{ConfigSource, MapSource, OsSource};
+
+use crate::RuntimeError;
+
+/// Settings every service has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// gRPC listen address; loopback and any free port by default.
+    pub listen: SocketAddr,
+    /// Prometheus `/metrics` listen address; loopback and any free port by default.
+    pub metrics_listen: SocketAddr,
+    /// OpenTelemetry OTLP endpoint (reserved: trace export is not wired yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// `tracing_subscriber::EnvFilter` directives.
+    pub log_filter: String,
+    /// Human-readable text or one JSON object per line.
+    pub log_format: LogFormat,
+    /// How long in-flight requests may run once shutdown starts.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
+    /// Where the service keeps its files.
+    pub data_dir: PathBuf,
+}
+
+impl ServiceConfig {
+    /// The keys owned by this struct (all other keys go to the service's own section).
+    pub const KEYS: &'static [&'static str] = &[
+        "listen",
+        "metrics_listen",
+        "otlp_endpoint",
+        "log_filter",
+        "log_format",
+        "shutdown_grace",
+        "data_dir",
+    ];
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self {
+            listen: loopback,
+            metrics_listen: loopback,
+            otlp_endpoint: None,
+            log_filter: "info".into(),
+            log_format: LogFormat::Text,
+            shutdown_grace: Duration::from_secs(10),
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A service's own configuration section when it has none: rejects every extra key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoOwnConfig {}
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// Built-in defaults.
+    Default,
+    /// The TOML file.
+    File(PathBuf),
+    /// An environment variable (its name).
+    Env(String),
+    /// A command-line flag (as written).
+    Flag(String),
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Default => write!(f, "built-in defaults"),
+            Self::File(path) => write!(f, "config file {}", path.display()),
+            Self::Env(name) => write!(f, "environment variable {name}"),
+            Self::Flag(flag) => write!(f, "command-line flag {flag}"),
+        }
+    }
+}
+
+/// The effective configuration of one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedConfig<T> {
+    /// The shared settings.
+    pub common: ServiceConfig,
+    /// The service's own section.
+    pub own: T,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Loads `service`'s configuration with [`ServiceConfig::default`] as the built-in defaults.
+pub fn load<T: DeserializeOwned + Default>(
+    service: &str,
+    args: &CommonArgs,
+    source: &dyn ConfigSource,
+) -> Result<LoadedConfig<T>, RuntimeError> {
+    load_with_defaults(service, ServiceConfig::default(), args, source)
+}
+
+/// Loads `service`'s configuration over service-specific built-in defaults (e.g. a well-known
+/// port).
+pub fn load_with_defaults<T: DeserializeOwned + Default>(
+    service: &str,
+    defaults: ServiceConfig,
+    args: &CommonArgs,
+    source: &dyn ConfigSource,
+) -> Result<LoadedConfig<T>, RuntimeError> {
+    layers::load(service, defaults, args, source)
+}

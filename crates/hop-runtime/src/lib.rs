@@ -1,0 +1,28 @@
+//! Shared plumbing for the Heavy Optimizer services, so that each service's `main.rs` only
+//! launches:
+//!
+//! - [`config`]: layered configuration (defaults < TOML file < `HOP_<SERVICE>_<KEY>` env < flags).
+//! - [`telemetry`]: structured logs (text or JSON) with an env-filter.
+//! - [`metrics`]: a Prometheus `GET /metrics` endpoint and process metrics.
+//! - [`server`]: a tonic server with `grpc.health.v1`, reflection and graceful shutdown.
+//! - [`shutdown`]: a [`Shutdown`] handle triggered by SIGINT/SIGTERM or programmatically.
+//! - [`ready`]: the `HOP_READY ...` line that tells launchers and tests where a service listens.
+//! - [`launch`]: metrics + gRPC + ready line in one call, for `main.rs`.
+//!
+//! OpenTelemetry trace export is **not** wired yet: `otlp_endpoint` is accepted and logged, and
+//! [`telemetry::init_tracing`] is the one place to add a `tracing-opentelemetry` layer.
+
+pub mod config;
+mod error;
+mod launch;
+pub mod metrics;
+pub mod ready;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{CommonArgs, ConfigSource, LoadedConfig, ServiceConfig};
+pub use error::RuntimeError;
+pub use launch::{Launched, launch};
+pub use server::{BoundServer, GrpcServices, serve_grpc};
+pub use shutdown::Shutdown;
