@@ -1,0 +1,129 @@
+//! The ingest service (`hop-ingest`): legacy CSV -> validated Arrow -> Parquet, in a
+//! content-addressed cache, served over gRPC.
+//!
+//! One gRPC server hosts:
+//! - `hop.v1.Ingest` ([`ingest_service`]): `Import` a CSV into the cache, `Stat` a dataset;
+//! - `arrow.flight.protocol.FlightService` ([`flight_service`]): `DoGet` streams a dataset's
+//!   strategy-major batches, `DoPut` accepts a dataset from an internal client,
+//!   `GetFlightInfo`/`ListFlights` describe the cache;
+//! - health, reflection (for `hop.v1`; arrow-flight ships no encoded descriptor set, so Flight is
+//!   not described by reflection) and `/metrics`, from `hop-runtime`.
+//!
+//! Configuration: the common keys of `hop_runtime::ServiceConfig` plus [`IngestConfig`].
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod flight_service;
+mod import;
+pub mod ingest_service;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use hop_proto::v1::ingest_server::IngestServer;
+use hop_runtime::config::{CommonArgs, OsSource};
+use hop_runtime::{GrpcServices, Shutdown};
+
+pub use cache::DatasetCache;
+pub use config::IngestConfig;
+pub use error::IngestError;
+
+/// The service name (config section, env prefix, ready line).
+pub const SERVICE: &str = "ingest";
+
+/// Flight messages up to this size are accepted and sent (production datasets stream).
+pub const MAX_FLIGHT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Command-line flags: the common ones (service keys through `--set key=value`).
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "hop-ingest",
+    version,
+    about = "Heavy Optimizer ingest service: CSV -> Arrow -> Parquet, Arrow Flight"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The service state shared by the Ingest and Flight handlers.
+#[derive(Debug)]
+pub struct Ingest {
+    /// The Parquet cache.
+    pub cache: DatasetCache,
+    /// The canonical input root, when imports are confined to one.
+    pub input_root: Option<PathBuf>,
+    /// The CSV size limit.
+    pub max_csv_bytes: u64,
+}
+
+impl Ingest {
+    /// Opens the cache and canonicalizes the input root.
+    pub fn new(config: &IngestConfig, data_dir: &std::path::Path) -> Result<Self, String> {
+        let cache_dir = config.cache_dir(data_dir);
+        let cache = DatasetCache::open(&cache_dir).map_err(|e| {
+            format!(
+                "cannot create the cache directory {}: {e}",
+                cache_dir.display()
+            )
+        })?;
+        let input_root = config
+            .input_root
+            .as_ref()
+            .map(|root| {
+                root.canonicalize()
+                    .map_err(|e| format!("input_root {}: {e}", root.display()))
+            })
+            .transpose()?;
+        Ok(Self {
+            cache,
+            input_root,
+            max_csv_bytes: config.max_csv_bytes,
+        })
+    }
+
+    /// The gRPC services of this state: `hop.v1.Ingest` and the Flight service.
+    pub fn grpc_services(self: &Arc<Self>) -> GrpcServices {
+        let flight = FlightServiceServer::new(flight_service::Flight::new(self.clone()))
+            .max_decoding_message_size(MAX_FLIGHT_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_FLIGHT_MESSAGE_BYTES);
+        GrpcServices::new()
+            .add_service(IngestServer::new(ingest_service::IngestHandler::new(
+                self.clone(),
+            )))
+            .add_service(flight)
+    }
+}
+
+/// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
+pub async fn run(args: Args) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hop-ingest: {e}");
+            tracing::error!(error = %e, "hop-ingest failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let config = hop_runtime::config::load::<IngestConfig>(SERVICE, &args.common, &OsSource)
+        .map_err(|e| e.to_string())?;
+    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
+    let ingest = Arc::new(Ingest::new(&config.own, &config.common.data_dir)?);
+    tracing::info!(cache_dir = %ingest.cache.dir().display(),
+        input_root = ?ingest.input_root, max_csv_bytes = ingest.max_csv_bytes, "ingest configured");
+    ingest_service::register_metrics();
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    hop_runtime::launch(SERVICE, &config.common, ingest.grpc_services(), shutdown)
+        .await
+        .map_err(|e| e.to_string())?
+        .wait()
+        .await
+        .map_err(|e| e.to_string())
+}
