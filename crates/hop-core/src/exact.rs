@@ -223,7 +223,10 @@ impl Problem {
 
     /// Builds the accumulators of a portfolio from scratch.
     pub fn accumulate(&self, members: &[u32], acc: &mut Accum) {
-        assert!(members.len() <= self.k_cap, "more members than the quantization allows");
+        assert!(
+            members.len() <= self.k_cap,
+            "more members than the quantization allows"
+        );
         self.touch(members);
         acc.reset(self.t);
         for &j in members {

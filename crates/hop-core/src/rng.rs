@@ -64,7 +64,6 @@ impl Rng {
     pub fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
     }
-
 }
 
 #[cfg(test)]
