@@ -1,0 +1,70 @@
+//! [`JobError`]: why a job failed, as the `code` and `message` of a `JobEvent.Failed`.
+
+use hop_contract::ContractError;
+use hop_core::CoreError;
+
+/// A failed job. Jobs fail as a stream item (`Failed{code, message}`), not as an RPC error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    /// Stable code: `INVALID_OPTIONS`, `INVALID_INPUT`, `DATASET_NOT_FOUND`, `UNAVAILABLE`,
+    /// `ENGINE_UNAVAILABLE`, `INTERNAL`.
+    pub code: &'static str,
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new("INVALID_INPUT", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("INTERNAL", message)
+    }
+
+    /// The ingest service could not be reached or answered `UNAVAILABLE`.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new("UNAVAILABLE", message)
+    }
+
+    /// A gRPC error from the ingest service (Import or Flight DoGet), mapped to a job code.
+    pub fn from_ingest(what: &str, status: &tonic::Status) -> Self {
+        let message = format!("{what}: {}", status.message());
+        match status.code() {
+            tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => {
+                Self::invalid_input(message)
+            }
+            tonic::Code::NotFound => Self::new("DATASET_NOT_FOUND", message),
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => Self::unavailable(message),
+            _ => Self::internal(message),
+        }
+    }
+}
+
+impl From<ContractError> for JobError {
+    fn from(e: ContractError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<CoreError> for JobError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Options(_) => Self::new("INVALID_OPTIONS", e.to_string()),
+            CoreError::Csv(_) | CoreError::Shape(_) => Self::invalid_input(e.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
