@@ -20,6 +20,8 @@ pub mod ready;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{CommonArgs, ConfigSource, LoadedConfig, ServiceConfig};
 pub use error::RuntimeError;

@@ -1,12 +1,8 @@
-//! Starts the real `hop-ingest` binary on loopback port 0 with a temporary data directory.
+//! Starts the real `hop-ingest` binary on loopback port 0 (`hop_runtime::testing`).
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use arrow::array::RecordBatch;
 use arrow_flight::Ticket;
@@ -17,65 +13,36 @@ use futures::{StreamExt, TryStreamExt};
 use hop_core::PnlMatrix;
 use hop_proto::v1::FlightTicket;
 use hop_proto::v1::ingest_client::IngestClient;
+use hop_runtime::testing::ServiceProcess;
 use prost::Message;
 use tonic::transport::Channel;
 
 pub const FIXTURE: &str = "sensex_2500x82.csv";
 
-/// A running `hop-ingest`; killed when dropped.
-pub struct Server {
-    child: Child,
-    pub grpc: SocketAddr,
-    pub metrics: SocketAddr,
-    pub dir: tempfile::TempDir,
+/// A running `hop-ingest` (killed when dropped), with clients for its services.
+pub struct Server(ServiceProcess);
+
+impl std::ops::Deref for Server {
+    type Target = ServiceProcess;
+    fn deref(&self) -> &ServiceProcess {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut ServiceProcess {
+        &mut self.0
+    }
 }
 
 impl Server {
-    /// Starts the binary with `--data-dir <tempdir>` and the extra arguments.
+    /// Starts the binary with a temporary `--data-dir` and the extra arguments.
     pub fn start(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hop-ingest"))
-            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
-            .args(["--log-filter", "warn"])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(extra)
-            .env_remove("HOP_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("hop-ingest starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(ready) = hop_runtime::ready::parse_ready_line(&line) {
-                    let _ = tx.send(ready);
-                }
-            }
-        });
-        let ready = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(ready) => ready,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("hop-ingest printed no HOP_READY line: {e}");
-            }
-        };
-        assert_eq!(ready.service, "ingest");
-        Self {
-            child,
-            grpc: ready.addr("grpc").unwrap(),
-            metrics: ready.addr("metrics").unwrap(),
-            dir,
-        }
-    }
-
-    pub async fn channel(&self) -> Channel {
-        tonic::transport::Endpoint::from_shared(format!("http://{}", self.grpc))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connects")
+        Self(ServiceProcess::start(
+            Path::new(env!("CARGO_BIN_EXE_hop-ingest")),
+            "ingest",
+            extra,
+        ))
     }
 
     pub async fn ingest(&self) -> IngestClient<Channel> {
@@ -84,33 +51,6 @@ impl Server {
 
     pub async fn flight(&self) -> FlightServiceClient<Channel> {
         FlightServiceClient::new(self.channel().await)
-    }
-
-    /// Sends SIGTERM and waits up to `limit` for the exit status.
-    pub fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "hop-ingest did not exit within {limit:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

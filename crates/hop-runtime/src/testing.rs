@@ -1,0 +1,132 @@
+//! Test support (feature `testing`): start a real service binary on loopback port 0 with a
+//! temporary data directory and learn where it listens from its `HOP_READY` line. Every service's
+//! end-to-end tests use this one implementation.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+
+use crate::ready::parse_ready_line;
+
+/// How long a binary may take to print its `HOP_READY` line.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running service binary; killed when dropped.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: Child,
+    pub grpc: SocketAddr,
+    pub metrics: SocketAddr,
+    /// Its `--data-dir`, removed when dropped.
+    pub dir: tempfile::TempDir,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` with `--listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir <temp>`
+    /// and `extra`, waits for its `HOP_READY` line and checks it names `service`.
+    pub fn start(binary: &Path, service: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary data directory");
+        let mut child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(["--log-filter", "warn"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("HOP_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(ready) = parse_ready_line(&line) {
+                    let _ = tx.send(ready);
+                }
+            }
+        });
+        let ready = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(ready) => ready,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("{} printed no HOP_READY line: {e}", binary.display());
+            }
+        };
+        assert_eq!(ready.service, service);
+        Self {
+            child,
+            grpc: ready.addr("grpc").expect("a grpc address"),
+            metrics: ready.addr("metrics").expect("a metrics address"),
+            dir,
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(self.uri())
+            .expect("a valid URI")
+            .connect()
+            .await
+            .expect("connects")
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no exit within {limit:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Another package's binary `name`, found next to `anchor` (a binary of the package under test,
+/// `env!("CARGO_BIN_EXE_...")`): Cargo only gives tests their own package's binaries.
+/// `cargo test --workspace` builds every binary first; when it is missing (say
+/// `cargo test -p one-package` on a clean target) it is built with `cargo build -p <package>` in
+/// the same profile.
+pub fn sibling_binary(anchor: &Path, package: &str, name: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let dir = anchor.parent().expect("the binary has a directory");
+    let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !binary.is_file() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", package, "--bin", name]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "cargo build -p {package} failed");
+        assert!(binary.is_file(), "{} is still missing", binary.display());
+    }
+    binary
+}
