@@ -130,3 +130,45 @@ pub fn sibling_binary(anchor: &Path, package: &str, name: &str) -> PathBuf {
     }
     binary
 }
+
+/// The body of `GET /metrics` from the metrics endpoint at `addr`.
+pub async fn scrape_metrics(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .expect("request sent");
+    let mut body = String::new();
+    stream
+        .read_to_string(&mut body)
+        .await
+        .expect("response read");
+    body
+}
+
+/// Asserts that the gRPC health service on `channel` reports SERVING for each of `services`
+/// (`""` is the whole server).
+pub async fn assert_serving(channel: Channel, services: &[&str]) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    let mut health = HealthClient::new(channel);
+    for service in services {
+        let request = HealthCheckRequest {
+            service: (*service).into(),
+        };
+        let reply = health
+            .check(request)
+            .await
+            .expect("health answers")
+            .into_inner();
+        assert_eq!(
+            reply.status(),
+            ServingStatus::Serving,
+            "service {service:?}"
+        );
+    }
+}

@@ -9,7 +9,6 @@ use hop_proto::v1::engine_client::EngineClient;
 use hop_runtime::{GrpcServices, ServiceConfig, Shutdown, serve_grpc};
 use tonic::codegen::tokio_stream;
 use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -25,21 +24,8 @@ async fn health_reflection_and_service_answer() {
     assert_ne!(server.local_addr.port(), 0);
     let channel = common::channel(&server).await;
 
+    hop_runtime::testing::assert_serving(channel.clone(), &["", "hop.v1.Engine"]).await;
     let mut health = HealthClient::new(channel.clone());
-    for service in ["", "hop.v1.Engine"] {
-        let reply = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(
-            reply.status(),
-            ServingStatus::Serving,
-            "service {service:?}"
-        );
-    }
     let unknown = health
         .check(HealthCheckRequest {
             service: "hop.v1.Nope".into(),

@@ -1,7 +1,6 @@
 //! `launch` starts /metrics and gRPC on port 0 and stops both on shutdown.
 
 use hop_runtime::{GrpcServices, ServiceConfig, Shutdown, launch};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn launch_serves_metrics_and_grpc_until_shutdown() {
@@ -15,13 +14,7 @@ async fn launch_serves_metrics_and_grpc_until_shutdown() {
     assert_ne!(grpc.port(), 0);
     assert_ne!(metrics.port(), 0);
 
-    let mut stream = tokio::net::TcpStream::connect(metrics).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
-        .await
-        .unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
+    let body = hop_runtime::testing::scrape_metrics(metrics).await;
     assert!(
         body.contains("hop_service_info{service=\"validator\""),
         "{body}"

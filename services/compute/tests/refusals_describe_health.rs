@@ -5,9 +5,7 @@ mod common;
 use common::{Server, failure, kinds};
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{DescribeRequest, JobOptions, JobSpec, RunRequest, Side};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
+use hop_runtime::testing::assert_serving;
 
 fn csv() -> String {
     hop_core::fixtures::path("sensex_500x82.csv")
@@ -153,16 +151,6 @@ async fn describe_says_cpu_and_health_is_serving() {
         assert!(info.device.starts_with("cpu: "), "{}", info.device);
         assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
 
-        let mut health = HealthClient::new(compute.channel().await);
-        for service in ["", "hop.v1.Engine"] {
-            let reply = health
-                .check(HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
-        }
+        assert_serving(compute.channel().await, &["", "hop.v1.Engine"]).await;
     }
 }

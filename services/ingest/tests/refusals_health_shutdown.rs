@@ -3,15 +3,12 @@
 
 mod common;
 
+use hop_runtime::testing::{assert_serving, scrape_metrics};
 use std::time::Duration;
 
 use common::{FIXTURE, Server, do_get, ticket};
 use hop_proto::v1::{ImportRequest, StatRequest};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 fn import(path: &std::path::Path) -> ImportRequest {
     ImportRequest {
@@ -135,37 +132,20 @@ async fn input_root_and_size_limit_are_enforced() {
     );
 }
 
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
-        .await
-        .unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
-    body
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn health_metrics_and_sigterm() {
     let mut server = Server::start(&[]);
-    let mut health = HealthClient::new(server.channel().await);
-    for service in ["", "hop.v1.Ingest", "arrow.flight.protocol.FlightService"] {
-        let reply = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
-    }
+    assert_serving(
+        server.channel().await,
+        &["", "hop.v1.Ingest", "arrow.flight.protocol.FlightService"],
+    )
+    .await;
 
     let csv = hop_core::fixtures::path(FIXTURE);
     let mut ingest = server.ingest().await;
     ingest.import(import(&csv)).await.unwrap();
     ingest.import(import(&csv)).await.unwrap();
-    let body = scrape(server.metrics).await;
+    let body = scrape_metrics(server.metrics).await;
     assert!(
         body.contains("hop_ingest_imports_total{outcome=\"miss\"} 1"),
         "{body}"
@@ -176,7 +156,7 @@ async fn health_metrics_and_sigterm() {
     );
     assert!(body.contains("hop_ingest_import_seconds"), "{body}");
 
-    drop((health, ingest));
+    drop(ingest);
     let status = tokio::task::block_in_place(|| server.terminate(Duration::from_secs(10)));
     assert!(status.success(), "{status:?}");
 }
