@@ -125,6 +125,29 @@ impl<'a> CpuEvaluator<'a> {
     }
 }
 
+impl CpuEvaluator<'_> {
+    /// Scores portfolio `i` of `members` (`k` each) into `out[i]` after `build` has set the
+    /// accumulators for it.
+    fn score_each(
+        &self,
+        k: usize,
+        members: &[u32],
+        out: &mut [f64],
+        mut build: impl FnMut(usize, &[u32], &mut Accum),
+    ) {
+        assert_eq!(
+            members.len(),
+            k * out.len(),
+            "members must hold k per portfolio"
+        );
+        let mut acc = Accum::new(self.problem.n_days());
+        for (i, (portfolio, slot)) in members.chunks(k).zip(out.iter_mut()).enumerate() {
+            build(i, portfolio, &mut acc);
+            *slot = self.problem.fitness(&acc, k);
+        }
+    }
+}
+
 impl Evaluator for CpuEvaluator<'_> {
     fn name(&self) -> &'static str {
         "cpu"
@@ -135,17 +158,9 @@ impl Evaluator for CpuEvaluator<'_> {
     }
 
     fn evaluate(&self, k: usize, members: &[u32], out: &mut [f64]) {
-        assert_eq!(
-            members.len(),
-            k * out.len(),
-            "members must hold k per portfolio"
-        );
-        let p = self.problem;
-        let mut acc = Accum::new(p.n_days());
-        for (portfolio, slot) in members.chunks(k).zip(out.iter_mut()) {
-            p.accumulate(portfolio, &mut acc);
-            *slot = p.fitness(&acc, k);
-        }
+        self.score_each(k, members, out, |_, portfolio, acc| {
+            self.problem.accumulate(portfolio, acc)
+        });
     }
 
     fn evaluate_near(
@@ -156,18 +171,10 @@ impl Evaluator for CpuEvaluator<'_> {
         parents: &[u32],
         out: &mut [f64],
     ) {
-        assert_eq!(
-            members.len(),
-            k * out.len(),
-            "members must hold k per portfolio"
-        );
         assert_eq!(parents.len(), out.len(), "one parent per portfolio");
-        let p = self.problem;
-        let mut acc = Accum::new(p.n_days());
-        for ((portfolio, &parent), slot) in members.chunks(k).zip(parents).zip(out.iter_mut()) {
-            derive_accumulators(p, &chains[parent as usize], portfolio, &mut acc);
-            *slot = p.fitness(&acc, k);
-        }
+        self.score_each(k, members, out, |i, portfolio, acc| {
+            derive_accumulators(self.problem, &chains[parents[i] as usize], portfolio, acc)
+        });
     }
 
     fn evaluate_swaps(&self, chains: &[Chain], moves: &[Swap], out: &mut [f64]) {

@@ -133,29 +133,9 @@ pub fn check_bulk_shape(columns: &[&str], data: &[ColumnData<'_>]) -> Result<usi
     Ok(rows)
 }
 
-/// A borrowed backend is a backend: `LegacyWorkflow::new(&mut backend, ..)` keeps it usable after.
+/// A borrowed backend is a backend: `LegacyWorkflow::new(&mut backend, ..)` keeps it usable after,
+/// and a backend chosen at run time works as `&mut *boxed` (`&mut dyn SqlBackend`).
 impl<T: SqlBackend + ?Sized> SqlBackend for &mut T {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-    fn execute(&mut self, sql: &str) -> Result<(), SqlError> {
-        (**self).execute(sql)
-    }
-    fn query(&mut self, sql: &str) -> Result<Rows, SqlError> {
-        (**self).query(sql)
-    }
-    fn bulk_load(
-        &mut self,
-        table: &str,
-        columns: &[&str],
-        data: &[ColumnData<'_>],
-    ) -> Result<(), SqlError> {
-        (**self).bulk_load(table, columns, data)
-    }
-}
-
-/// A boxed backend (`Box<dyn SqlBackend>`, chosen at run time) is a backend.
-impl<T: SqlBackend + ?Sized> SqlBackend for Box<T> {
     fn name(&self) -> &'static str {
         (**self).name()
     }

@@ -90,7 +90,7 @@ pub fn run<B: SqlBackend>(
 /// One job's tables on a backend. Also a guard: the tables this value created are dropped when
 /// it is dropped (errors ignored); call [`LegacyWorkflow::finish`] to drop them and see errors.
 ///
-/// `B` may be `&mut SqliteBackend` or `Box<dyn SqlBackend>` to keep the backend for later.
+/// `B` may be `&mut SqliteBackend` or `&mut dyn SqlBackend` to keep the backend for later.
 pub struct LegacyWorkflow<B: SqlBackend> {
     backend: B,
     tables: TableNames,
