@@ -9,7 +9,7 @@ use crate::exact::{Accum, FitnessSpec, Problem};
 use crate::matrix::PnlMatrix;
 use crate::metrics::{all_strategy_metrics, portfolio_metrics};
 use crate::options::JobOptions;
-use crate::result::{AlgorithmResult, RunResult, SizeResult, StrategyMetrics};
+use crate::result::{AlgorithmResult, Inversion, RunResult, SizeResult, StrategyMetrics};
 use crate::search::{self, Algorithm, Progress};
 
 /// A progress event of a running job.
@@ -25,25 +25,34 @@ pub struct JobProgress {
 #[derive(Debug)]
 pub struct Prepared {
     pub matrix: PnlMatrix,
-    pub inversions: Vec<crate::result::Inversion>,
+    pub inversions: Vec<Inversion>,
     pub strategy_metrics: Vec<StrategyMetrics>,
     pub problem: Problem,
 }
 
 impl Prepared {
     /// ULTA (when asked), per-strategy metrics and quantization. `metrics` may be supplied by an
-    /// engine that computed them itself (the SQL engine does); otherwise they are computed here.
+    /// engine that computed them itself; otherwise they are computed here. Supplied metrics must
+    /// be those of the matrix *after* ULTA: an engine that computes them itself calls [`ulta`]
+    /// and [`Prepared::assemble`] instead.
     pub fn new(
         matrix: PnlMatrix,
         options: &JobOptions,
         metrics: Option<Vec<StrategyMetrics>>,
     ) -> Result<Self, CoreError> {
+        let (matrix, inversions) = ulta(matrix, options)?;
+        Self::assemble(matrix, inversions, metrics, options)
+    }
+
+    /// The last step of [`Prepared::new`], for a matrix already through [`ulta`]: checks the
+    /// metrics' count (computing them when `None`) and quantizes.
+    pub fn assemble(
+        matrix: PnlMatrix,
+        inversions: Vec<Inversion>,
+        metrics: Option<Vec<StrategyMetrics>>,
+        options: &JobOptions,
+    ) -> Result<Self, CoreError> {
         options.validate(matrix.n_strategies())?;
-        let (matrix, inversions) = if options.ulta {
-            crate::ulta::apply(&matrix)?
-        } else {
-            (matrix, Vec::new())
-        };
         let strategy_metrics = match metrics {
             Some(m) if m.len() == matrix.n_strategies() => m,
             Some(m) => {
@@ -62,6 +71,20 @@ impl Prepared {
             strategy_metrics,
             problem,
         })
+    }
+}
+
+/// The first step of a job: checks the options against the matrix, then applies ULTA when the
+/// options ask for it (returning the inversions made; none otherwise).
+pub fn ulta(
+    matrix: PnlMatrix,
+    options: &JobOptions,
+) -> Result<(PnlMatrix, Vec<Inversion>), CoreError> {
+    options.validate(matrix.n_strategies())?;
+    if options.ulta {
+        crate::ulta::apply(&matrix)
+    } else {
+        Ok((matrix, Vec::new()))
     }
 }
 

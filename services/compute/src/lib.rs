@@ -1,7 +1,7 @@
 //! The green compute engine (`hop-compute`): `hop.v1.Engine` over the CPU evaluator.
 //!
-//! One gRPC server hosts `hop.v1.Engine` ([`engine`]) plus health, reflection and `/metrics` from
-//! `hop-runtime`. A job's matrix comes over Arrow Flight from `hop-ingest`, or — for a `csv_path`
+//! One gRPC server hosts `hop.v1.Engine` (the shared `hop_engine::EngineHandler` over
+//! [`engine::ComputeBackend`]) plus health, reflection and `/metrics` from `hop-runtime`. A job's matrix comes over Arrow Flight from `hop-ingest`, or — for a `csv_path`
 //! when no ingest service is configured — from a local parse ([`source`]). The search runs with
 //! `hop_core::run::run_search` and `hop_core::eval::CpuEvaluator`, so its results are bit-identical
 //! to any other in-process run of the same job.
@@ -11,11 +11,11 @@
 //! the CPU and says so; `gpu` fails every job with `ENGINE_UNAVAILABLE` and `Describe` with
 //! `FAILED_PRECONDITION`, "no usable GPU: GPU kernels are not built yet".
 //!
-//! Metrics: `hop_compute_jobs_total{outcome}` and the `hop_compute_job_seconds` histogram.
+//! Metrics: `hop_engine_jobs_total{side="green",engine,outcome}` and the
+//! `hop_engine_job_seconds{side,engine}` histogram (from `hop_engine`).
 
 pub mod config;
 pub mod engine;
-pub mod error;
 pub mod source;
 
 use std::process::ExitCode;
@@ -25,8 +25,9 @@ use hop_runtime::config::{CommonArgs, OsSource};
 use hop_runtime::{GrpcServices, Shutdown};
 
 pub use config::{ComputeConfig, EngineChoice};
-pub use engine::EngineHandler;
-pub use error::JobError;
+pub use engine::ComputeBackend;
+use hop_engine::EngineHandler;
+use hop_proto::v1::Side;
 
 /// The service name (config section, env prefix, ready line).
 pub const SERVICE: &str = "compute";
@@ -45,7 +46,9 @@ pub struct Args {
 
 /// The gRPC services of the engine.
 pub fn grpc_services(config: ComputeConfig) -> GrpcServices {
-    GrpcServices::new().add_service(EngineServer::new(EngineHandler::new(config)))
+    GrpcServices::new().add_service(EngineServer::new(EngineHandler::new(ComputeBackend::new(
+        config,
+    ))))
 }
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
@@ -65,12 +68,14 @@ async fn serve(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
     match engine::resolve(config.own.engine) {
-        Ok(engine) => tracing::info!(configured = ?config.own.engine, engine,
-            ingest = ?config.own.ingest, "compute configured"),
+        Ok(engine) => {
+            tracing::info!(configured = ?config.own.engine, engine,
+                ingest = ?config.own.ingest, "compute configured");
+            hop_engine::register_metrics(Side::Green, engine);
+        }
         Err(e) => tracing::warn!(configured = ?config.own.engine, error = %e.message,
             "every job will fail"),
     }
-    engine::register_metrics();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     hop_runtime::launch(SERVICE, &config.common, grpc_services(config.own), shutdown)

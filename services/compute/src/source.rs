@@ -21,7 +21,7 @@ use hop_proto::v1::{FlightTicket, ImportRequest};
 use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::error::JobError;
+use hop_engine::JobError;
 
 /// Flight messages up to this size are accepted (production batches are a few MiB).
 pub const MAX_FLIGHT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -47,7 +47,7 @@ pub async fn load_matrix(
                     csv_path: path.clone(),
                 })
                 .await
-                .map_err(|s| JobError::from_ingest(&format!("cannot import {path}"), &s))?
+                .map_err(|s| JobError::from_upstream(&format!("cannot import {path}"), &s))?
                 .into_inner();
             fetch(&channel, &reply.dataset_id).await
         }
@@ -95,14 +95,14 @@ async fn fetch(channel: &Channel, dataset_id: &str) -> Result<PnlMatrix, JobErro
     let response = client
         .do_get(Ticket::new(ticket.encode_to_vec()))
         .await
-        .map_err(|s| JobError::from_ingest(&what, &s))?
+        .map_err(|s| JobError::from_upstream(&what, &s))?
         .into_inner();
     let mut stream =
         FlightRecordBatchStream::new_from_flight_data(response.map_err(FlightError::from));
     let mut batches = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| match e {
-            FlightError::Tonic(status) => JobError::from_ingest(&what, &status),
+            FlightError::Tonic(status) => JobError::from_upstream(&what, &status),
             other => JobError::internal(format!("{what}: {other}")),
         })?;
         batches.push(batch);

@@ -3,11 +3,12 @@
 use hop_contract::ContractError;
 use hop_core::CoreError;
 
-/// A failed job. Jobs fail as a stream item (`Failed{code, message}`), not as an RPC error.
+/// A failed job. Jobs fail as a stream item (`Failed{code, message}`), not as an RPC error, so
+/// this is the engines' one error type; the RPC itself fails only for a request without a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobError {
     /// Stable code: `INVALID_OPTIONS`, `INVALID_INPUT`, `DATASET_NOT_FOUND`, `UNAVAILABLE`,
-    /// `ENGINE_UNAVAILABLE`, `INTERNAL`.
+    /// `ENGINE_UNAVAILABLE`, `CANCELLED`, `INTERNAL`.
     pub code: &'static str,
     /// A sentence a person can act on.
     pub message: String,
@@ -29,13 +30,14 @@ impl JobError {
         Self::new("INTERNAL", message)
     }
 
-    /// The ingest service could not be reached or answered `UNAVAILABLE`.
+    /// A service the engine depends on (ingest, a database) could not be reached.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new("UNAVAILABLE", message)
     }
 
-    /// A gRPC error from the ingest service (Import or Flight DoGet), mapped to a job code.
-    pub fn from_ingest(what: &str, status: &tonic::Status) -> Self {
+    /// A gRPC error from a service the engine called (e.g. ingest's Import or Flight DoGet),
+    /// mapped to a job code; `what` says what was being done.
+    pub fn from_upstream(what: &str, status: &tonic::Status) -> Self {
         let message = format!("{what}: {}", status.message());
         match status.code() {
             tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => {

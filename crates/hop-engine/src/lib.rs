@@ -1,0 +1,26 @@
+//! The `hop.v1.Engine` server shared by both engines: green `hop-compute` and blue `hop-legacy`.
+//!
+//! SPEC 2.4 asks for one search implementation behind both sides, so that a job gives the same
+//! bits on blue and green. This crate is that one place on the serving side: an engine implements
+//! [`EngineBackend`] — which side it is, which engine it runs, and how it loads a job's matrix
+//! (green over Arrow Flight, blue through SQL) — and [`EngineHandler`] does the rest:
+//!
+//! - `Run`: `Started`, the backend's load, then `hop_core::run::run_search` on a blocking thread
+//!   while throttled `Progress` events stream ([`throttle`]: at most one per size and algorithm
+//!   per 5 % of its budget), then exactly one `Finished{JobResult}` or `Failed{code, message}`
+//!   ([`JobError`]). Events are numbered from 1 without gaps ([`emitter`]).
+//! - `Describe`: side, engine, device and version.
+//! - Metrics: `hop_engine_jobs_total{side,engine,outcome}` (outcome `finished`, `failed`,
+//!   `cancelled`) and the `hop_engine_job_seconds{side,engine}` histogram.
+//!
+//! Cancellation: when the client drops the stream, nothing more is sent and no later step starts;
+//! a search already running finishes in the background (`run_search` has no cancellation point)
+//! and its result is dropped.
+
+pub mod emitter;
+pub mod error;
+pub mod handler;
+pub mod throttle;
+
+pub use error::JobError;
+pub use handler::{EngineBackend, EngineHandler, Loaded, register_metrics};

@@ -1,0 +1,8 @@
+//! `hop-validator`: parses the flags and runs the service (all logic is in the library).
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    hop_validator::run(hop_validator::Args::parse()).await
+}
