@@ -18,6 +18,19 @@ pub struct RunArgs {
     /// The input CSV (legacy format: Date, Day, then one column per strategy).
     #[arg(long)]
     pub csv: PathBuf,
+    #[command(flatten)]
+    pub options: JobOptionArgs,
+    /// Where run folders go.
+    #[arg(long, default_value = "output")]
+    pub out: PathBuf,
+    /// Print no progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The job options as flags (shared by `hop run` and `hop submit`).
+#[derive(Debug, Clone, Args)]
+pub struct JobOptionArgs {
     /// Portfolio size k (ignored when --min-size/--max-size are given).
     #[arg(long, default_value_t = 35)]
     pub portfolio_size: usize,
@@ -47,12 +60,6 @@ pub struct RunArgs {
     /// Invert strategies whose ROI is negative (ULTA) and list them in inversion_report.md.
     #[arg(long)]
     pub ulta: bool,
-    /// Where run folders go.
-    #[arg(long, default_value = "output")]
-    pub out: PathBuf,
-    /// Print no progress lines.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// A comma-separated list of algorithms (one command-line value).
@@ -77,7 +84,7 @@ fn parse_aggregation(text: &str) -> Result<Aggregation, String> {
     }
 }
 
-impl RunArgs {
+impl JobOptionArgs {
     pub fn options(&self) -> JobOptions {
         let (min_size, max_size) = match (self.min_size, self.max_size) {
             (Some(a), Some(b)) => (a, b),
@@ -182,7 +189,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         result,
         folder,
         timings,
-    } = run_job(&args.csv, &args.options(), &args.out, &progress)?;
+    } = run_job(&args.csv, &args.options.options(), &args.out, &progress)?;
     for size in &result.sizes {
         for a in &size.algorithms {
             println!(

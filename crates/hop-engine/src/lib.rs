@@ -17,10 +17,12 @@
 //! a search already running finishes in the background (`run_search` has no cancellation point)
 //! and its result is dropped.
 
+pub mod csv_file;
 pub mod emitter;
 pub mod error;
 pub mod handler;
 pub mod throttle;
 
+pub use csv_file::{read_csv, read_csv_blocking};
 pub use error::JobError;
 pub use handler::{EngineBackend, EngineHandler, Loaded, register_metrics};

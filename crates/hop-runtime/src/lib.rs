@@ -8,6 +8,7 @@
 //! - [`shutdown`]: a [`Shutdown`] handle triggered by SIGINT/SIGTERM or programmatically.
 //! - [`ready`]: the `HOP_READY ...` line that tells launchers and tests where a service listens.
 //! - [`launch`]: metrics + gRPC + ready line in one call, for `main.rs`.
+//! - [`process`]: start a service binary and read its ready line (launchers, tests).
 //!
 //! OpenTelemetry trace export is **not** wired yet: `otlp_endpoint` is accepted and logged, and
 //! [`telemetry::init_tracing`] is the one place to add a `tracing-opentelemetry` layer.
@@ -16,6 +17,7 @@ pub mod config;
 mod error;
 mod launch;
 pub mod metrics;
+pub mod process;
 pub mod ready;
 pub mod server;
 pub mod shutdown;

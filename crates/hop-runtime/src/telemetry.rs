@@ -17,6 +17,8 @@ use crate::config::{LogFormat, ServiceConfig};
 /// Returns `Ok(false)` when a global subscriber was already installed (e.g. a second call in
 /// tests); a bad filter is a [`RuntimeError::Telemetry`].
 pub fn init_tracing(service: &str, config: &ServiceConfig) -> Result<bool, RuntimeError> {
+    // The metrics recorder too, so that what a service registers before `launch` is kept.
+    crate::metrics::install_recorder();
     let filter = EnvFilter::try_new(&config.log_filter)
         .map_err(|e| RuntimeError::Telemetry(format!("log_filter `{}`: {e}", config.log_filter)))?;
     let registry = tracing_subscriber::registry().with(filter);

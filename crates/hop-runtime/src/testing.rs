@@ -2,16 +2,15 @@
 //! temporary data directory and learn where it listens from its `HOP_READY` line. Every service's
 //! end-to-end tests use this one implementation.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 
-use crate::ready::parse_ready_line;
+use crate::process::spawn_service;
 
 /// How long a binary may take to print its `HOP_READY` line.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,34 +30,17 @@ impl ServiceProcess {
     /// and `extra`, waits for its `HOP_READY` line and checks it names `service`.
     pub fn start(binary: &Path, service: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a temporary data directory");
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
             .args(["--log-filter", "warn"])
             .arg("--data-dir")
             .arg(dir.path())
             .args(extra)
             .env_remove("HOP_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(ready) = parse_ready_line(&line) {
-                    let _ = tx.send(ready);
-                }
-            }
-        });
-        let ready = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(ready) => ready,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("{} printed no HOP_READY line: {e}", binary.display());
-            }
-        };
-        assert_eq!(ready.service, service);
+            .stderr(Stdio::inherit());
+        let (child, ready) =
+            spawn_service(&mut command, service, READY_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
         Self {
             child,
             grpc: ready.addr("grpc").expect("a grpc address"),
@@ -113,8 +95,17 @@ impl Drop for ServiceProcess {
 /// `cargo test -p one-package` on a clean target) it is built with `cargo build -p <package>` in
 /// the same profile.
 pub fn sibling_binary(anchor: &Path, package: &str, name: &str) -> PathBuf {
+    binary_in(
+        anchor.parent().expect("the binary has a directory"),
+        package,
+        name,
+    )
+}
+
+/// The binary `name` of `package` in `dir` (a `target/<profile>` directory), built with
+/// `cargo build -p <package>` in that profile when missing.
+pub fn binary_in(dir: &Path, package: &str, name: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
-    let dir = anchor.parent().expect("the binary has a directory");
     let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     if !binary.is_file() {

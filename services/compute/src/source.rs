@@ -5,7 +5,7 @@
 //! - `csv_path` with `ingest` configured: `Ingest.Import` first (so the dataset lands in the
 //!   Parquet cache and the CSV is validated once, by ingest), then `DoGet` of the returned id.
 //! - `csv_path` without `ingest` configured (**local fallback**): the file is read and parsed by
-//!   this service with `hop_core::csv::parse_csv`, the same parser ingest uses, so the matrix is
+//!   this service with `hop_engine::read_csv` (`hop_core::csv::parse_csv`, the parser ingest uses), so the matrix is
 //!   bit-identical either way. This keeps a single-machine setup (and tests) working without
 //!   ingest; paths are then as this service sees them.
 
@@ -51,20 +51,8 @@ pub async fn load_matrix(
                 .into_inner();
             fetch(&channel, &reply.dataset_id).await
         }
-        (Some(Input::CsvPath(path)), None) => {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || parse_local(&path))
-                .await
-                .map_err(|e| JobError::internal(format!("the CSV parser stopped: {e}")))?
-        }
+        (Some(Input::CsvPath(path)), None) => hop_engine::read_csv_blocking(path).await,
     }
-}
-
-/// Reads and parses a CSV in this process.
-pub fn parse_local(path: &str) -> Result<PnlMatrix, JobError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| JobError::invalid_input(format!("cannot read the CSV file {path}: {e}")))?;
-    hop_core::csv::parse_csv(&bytes).map_err(|e| JobError::invalid_input(format!("{path}: {e}")))
 }
 
 async fn connect(uri: &str) -> Result<Channel, JobError> {

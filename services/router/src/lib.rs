@@ -1,15 +1,96 @@
-//! Skeleton (being written).
+//! The router (`hop-router`): the public entry point for jobs, `hop.v1.Jobs`.
+//!
+//! - **Durable**: every accepted job and every event is in an embedded SQLite store
+//!   ([`store`]) before anyone hears of it; after a restart, jobs that were queued or running are
+//!   started again on the side they were routed to ([`JobManager::resume`]).
+//! - **Routed by weight**: a job goes to green when the sticky hash of its id falls below the
+//!   green weight (`green_percent`), else to blue ([`routing`]); resubmissions and retries stay on
+//!   one side.
+//! - **Idempotent**: submitting a known id returns the existing job (`duplicate`), never a
+//!   second run.
+//! - **Watchable**: `Watch` replays a job's history after a sequence number, then streams live
+//!   events until the final one ([`manager`]).
+//! - Engines are called through `hop.v1.Engine` ([`runner`]), with retries while an engine is
+//!   unreachable or goes away mid-job.
+//!
+//! Dual runs, validation, stages and rollback (the `Admin` service) belong to the migration
+//! control plane and are not served yet.
+//!
+//! Metrics: `hop_router_jobs_total{side,outcome}`, `hop_router_job_seconds{side}`,
+//! `hop_router_jobs_in_flight`, `hop_router_submits_total{duplicate}`, `hop_router_green_percent`.
+
+pub mod config;
+pub mod error;
+pub mod jobs_service;
+pub mod manager;
+pub mod routing;
+pub mod runner;
+pub mod store;
 
 use std::process::ExitCode;
 
-use hop_runtime::config::CommonArgs;
+use hop_proto::v1::jobs_server::JobsServer;
+use hop_runtime::config::{CommonArgs, OsSource};
+use hop_runtime::{GrpcServices, Shutdown};
 
+pub use config::RouterConfig;
+pub use error::RouterError;
+pub use jobs_service::JobsService;
+pub use manager::JobManager;
+pub use store::JobStore;
+
+/// The service name (config section, env prefix, ready line).
+pub const SERVICE: &str = "router";
+
+/// Command-line flags: the common ones (service keys through `--set key=value`).
 #[derive(Debug, clap::Parser)]
+#[command(
+    name = "hop-router",
+    version,
+    about = "Heavy Optimizer router: durable jobs, routed to blue or green"
+)]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
-pub async fn run(_args: Args) -> ExitCode {
-    ExitCode::FAILURE
+/// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
+pub async fn run(args: Args) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hop-router: {e}");
+            tracing::error!(error = %e, "hop-router failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let config = hop_runtime::config::load::<RouterConfig>(SERVICE, &args.common, &OsSource)
+        .map_err(|e| e.to_string())?;
+    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
+    config.own.validate()?;
+    let store_path = config
+        .own
+        .store
+        .clone()
+        .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
+    let store = JobStore::open(&store_path).map_err(|e| e.to_string())?;
+    let manager = JobManager::new(config.own.clone(), store);
+    let resumed = manager.resume().map_err(|e| e.to_string())?;
+    tracing::info!(store = %store_path.display(), resumed, blue = ?config.own.blue,
+        green = ?config.own.green, green_percent = config.own.green_percent, "router configured");
+    let services = GrpcServices::new().add_service(
+        JobsServer::new(JobsService::new(manager))
+            .max_encoding_message_size(runner::MAX_MESSAGE_BYTES),
+    );
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    hop_runtime::launch(SERVICE, &config.common, services, shutdown)
+        .await
+        .map_err(|e| e.to_string())?
+        .wait()
+        .await
+        .map_err(|e| e.to_string())
 }

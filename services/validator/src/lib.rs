@@ -1,15 +1,108 @@
-//! Skeleton (being written).
+//! The validator service (`hop-validator`): compares a blue and a green result of the same job
+//! metric by metric and records every comparison and mismatch durably.
+//!
+//! One gRPC server hosts `hop.v1.Validator` ([`handler`]) plus health, reflection and `/metrics`
+//! from `hop-runtime`:
+//! - `Compare` checks the request ([`ValidatorError`]), compares the two results
+//!   ([`compare::compare`], under the rules of [`difference`]), records the comparison in the
+//!   SQLite [`store`] and only then replies;
+//! - `ListComparisons` reads the history back, newest first.
+//!
+//! Configuration: the common keys of `hop_runtime::ServiceConfig` plus [`ValidatorConfig`]
+//! (`[validator]`: `tolerance`, `store`). A bad default tolerance or an unusable store path stops
+//! the service at start with a message naming it.
+//!
+//! Metrics: `hop_validator_comparisons_total{outcome="matched"|"mismatched"}`,
+//! `hop_validator_mismatched_fields_total`, the `hop_validator_max_relative_difference` gauge and
+//! the `hop_validator_relative_difference` distribution ([`handler::register_metrics`]).
+
+pub mod compare;
+pub mod config;
+pub mod difference;
+pub mod error;
+pub mod handler;
+pub mod store;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use hop_runtime::config::CommonArgs;
+use hop_proto::v1::validator_server::ValidatorServer;
+use hop_runtime::config::{CommonArgs, OsSource};
+use hop_runtime::{GrpcServices, Shutdown};
 
+pub use compare::Comparison;
+pub use config::ValidatorConfig;
+pub use difference::Tolerance;
+pub use error::ValidatorError;
+pub use handler::ValidatorHandler;
+pub use store::ComparisonStore;
+
+/// The service name (config section, env prefix, ready line).
+pub const SERVICE: &str = "validator";
+
+/// Requests and replies up to this size are accepted and sent: a request carries two full
+/// results (production: 25,544 strategies' metrics and the result JSON on each side).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Command-line flags: the common ones (service keys through `--set key=value`).
 #[derive(Debug, clap::Parser)]
+#[command(
+    name = "hop-validator",
+    version,
+    about = "Heavy Optimizer validator: compares blue and green results and records every mismatch"
+)]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
-pub async fn run(_args: Args) -> ExitCode {
-    ExitCode::FAILURE
+/// The gRPC services of the validator.
+pub fn grpc_services(handler: ValidatorHandler) -> GrpcServices {
+    GrpcServices::new().add_service(
+        ValidatorServer::new(handler)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+}
+
+/// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
+pub async fn run(args: Args) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hop-validator: {e}");
+            tracing::error!(error = %e, "hop-validator failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let config = hop_runtime::config::load::<ValidatorConfig>(SERVICE, &args.common, &OsSource)
+        .map_err(|e| e.to_string())?;
+    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
+    let tolerance = config
+        .own
+        .default_tolerance()
+        .map_err(|e| format!("[validator] {e}"))?;
+    let path = config.own.store_path(&config.common.data_dir);
+    let store = tokio::task::spawn_blocking(move || ComparisonStore::open(&path))
+        .await
+        .map_err(|e| format!("opening the comparison store stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+    tracing::info!(store = %store.path().display(), tolerance = tolerance.relative(),
+        "validator configured");
+    // The recorder must exist before the series are registered, or they are lost: `launch`
+    // would only install it later.
+    hop_runtime::metrics::install_recorder();
+    handler::register_metrics();
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let handler = ValidatorHandler::new(Arc::new(store), tolerance);
+    hop_runtime::launch(SERVICE, &config.common, grpc_services(handler), shutdown)
+        .await
+        .map_err(|e| e.to_string())?
+        .wait()
+        .await
+        .map_err(|e| e.to_string())
 }

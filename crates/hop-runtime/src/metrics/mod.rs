@@ -22,11 +22,27 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Bucket bounds of every histogram whose name ends in `_seconds` (1 ms to 5 min), so that
+/// Prometheus can compute quantiles across instances; other histograms are summaries.
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+
 /// Installs the Prometheus recorder as the global `metrics` recorder (once per process; later
-/// calls return the same handle) and registers the process metrics.
+/// calls return the same handle) and registers the process metrics. `init_tracing` calls it, so
+/// metrics registered before `launch` are kept.
 pub fn install_recorder() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                SECONDS_BUCKETS,
+            )
+            .map_or_else(
+                |_| PrometheusBuilder::new().build_recorder(),
+                |b| b.build_recorder(),
+            );
         let handle = recorder.handle();
         if ::metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will not see it");

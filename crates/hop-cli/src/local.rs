@@ -1,0 +1,74 @@
+//! Where a local `hop up` can be found: `hop up` writes `<HOP_HOME>/local.json` (default
+//! `~/.hop`) with its router address, so `hop submit/watch/result` need no flags on the same
+//! machine.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::CliError;
+
+/// What `hop up` tells later commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalStack {
+    /// `http://127.0.0.1:<port>` of the router.
+    pub router: String,
+    /// The share root.
+    pub share: PathBuf,
+    /// The `hop up` process.
+    pub pid: u32,
+}
+
+/// `$HOP_HOME`, else `$HOME/.hop`, else `.hop`.
+pub fn hop_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("HOP_HOME") {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".hop"), |h| PathBuf::from(h).join(".hop"))
+}
+
+fn path() -> PathBuf {
+    hop_home().join("local.json")
+}
+
+/// Records the running stack.
+pub fn save(stack: &LocalStack) -> Result<(), CliError> {
+    let path = path();
+    let io = |source| CliError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let text = serde_json::to_string_pretty(stack).expect("serializable");
+    std::fs::write(&path, text).map_err(io)
+}
+
+/// Forgets the stack (when `hop up` stops), if the file is still ours.
+pub fn clear(pid: u32) {
+    if load().is_some_and(|s| s.pid == pid) {
+        let _ = std::fs::remove_file(path());
+    }
+}
+
+/// The recorded stack, if any.
+pub fn load() -> Option<LocalStack> {
+    let text = std::fs::read_to_string(path()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The router to talk to: `explicit` (flag or `HOP_ROUTER`), else the local `hop up`'s.
+pub fn router(explicit: Option<&str>) -> Result<String, CliError> {
+    if let Some(uri) = explicit {
+        return Ok(uri.to_owned());
+    }
+    load().map(|s| s.router).ok_or_else(|| {
+        CliError::Usage(format!(
+            "no router given and no local `hop up` found in {}: start one with `hop up --share DIR` \
+             or pass --router http://HOST:PORT",
+            path().display()
+        ))
+    })
+}

@@ -1,0 +1,99 @@
+//! The service's own configuration section (`[router]` in the TOML file, `HOP_ROUTER_<KEY>` in
+//! the environment, `--set key=value` on the command line).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hop_runtime::config::duration;
+use serde::Deserialize;
+
+/// `[router]` keys.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// gRPC address of the blue engine (`hop-legacy`), e.g. `http://127.0.0.1:50053`. Jobs routed
+    /// to blue fail with `ENGINE_UNAVAILABLE` while it is unset.
+    pub blue: Option<String>,
+    /// gRPC address of the green engine (`hop-compute`).
+    pub green: Option<String>,
+    /// Share of new jobs routed to green, 0 to 100 (0: everything on blue, the legacy stage).
+    pub green_percent: u32,
+    /// The job store (SQLite); default `<data_dir>/router/jobs.sqlite`.
+    pub store: Option<PathBuf>,
+    /// Jobs run at once; further jobs wait in state `QUEUED`.
+    pub max_parallel_jobs: usize,
+    /// How long the router keeps trying to reach an engine that does not answer before it fails
+    /// the job with `UNAVAILABLE`.
+    #[serde(with = "duration")]
+    pub engine_retry: Duration,
+    /// Times a job is started on its engine when the engine goes away mid-job (its stream breaks
+    /// before the final event); the search is deterministic, so a re-run gives the same result.
+    pub max_attempts: u32,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            blue: None,
+            green: None,
+            green_percent: 0,
+            store: None,
+            max_parallel_jobs: 4,
+            engine_retry: Duration::from_secs(60),
+            max_attempts: 3,
+        }
+    }
+}
+
+impl RouterConfig {
+    /// Checks the values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.green_percent > 100 {
+            return Err(format!(
+                "green_percent is {}, it must be from 0 to 100",
+                self.green_percent
+            ));
+        }
+        if self.max_parallel_jobs == 0 {
+            return Err("max_parallel_jobs must be at least 1".into());
+        }
+        if self.max_attempts == 0 {
+            return Err("max_attempts must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hop_runtime::config::{CommonArgs, MapSource, load};
+
+    use super::*;
+
+    #[test]
+    fn defaults_flags_and_checks() {
+        let loaded =
+            load::<RouterConfig>("router", &CommonArgs::default(), &MapSource::new()).unwrap();
+        assert_eq!(loaded.own, RouterConfig::default());
+        assert!(loaded.own.validate().is_ok());
+        let args = CommonArgs {
+            set: vec![
+                "green_percent=50".into(),
+                "green=http://127.0.0.1:1".into(),
+                "engine_retry=2s".into(),
+            ],
+            ..CommonArgs::default()
+        };
+        let own = load::<RouterConfig>("router", &args, &MapSource::new())
+            .unwrap()
+            .own;
+        assert_eq!(own.green_percent, 50);
+        assert_eq!(own.green.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(own.engine_retry, Duration::from_secs(2));
+        let too_much = RouterConfig {
+            green_percent: 101,
+            ..RouterConfig::default()
+        };
+        assert!(too_much.validate().unwrap_err().contains("101"));
+    }
+}

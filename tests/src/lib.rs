@@ -1,0 +1,174 @@
+//! The end-to-end harness: a [`Cluster`] is the six real `hop-*` binaries (built by Cargo next to
+//! this test binary) started with `hop_cli::stack::Stack` on loopback port 0 over a temporary
+//! share, plus what a Windows client does on the share (drop a job file, poll for the answer)
+//! and what the tests compare against (`hop run`, in process).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hop_cli::stack::{Launcher, SERVICES, Stack, StackConfig};
+use hop_core::JobOptions;
+use serde_json::Value;
+
+/// The directory of the service binaries: `target/<profile>`, the parent of this test binary's
+/// `deps/`. Binaries missing there are built (`hop_runtime::testing::binary_in`).
+pub fn binaries() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf();
+    for service in SERVICES {
+        let name = format!("hop-{service}");
+        hop_runtime::testing::binary_in(&dir, &name, &name);
+    }
+    dir
+}
+
+/// The six services over a temporary share.
+pub struct Cluster {
+    pub stack: Stack,
+    share: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts the services with the green weight and extra `(service, "key=value")` settings.
+    pub fn start(green_percent: u32, settings: &[(&str, &str)]) -> Self {
+        let share = tempfile::tempdir().expect("a temporary share");
+        let data = tempfile::tempdir().expect("a temporary data directory");
+        for dir in [
+            "input",
+            "output",
+            "jobs/queue",
+            "jobs/processing",
+            "jobs/completed",
+            "jobs/failed",
+        ] {
+            std::fs::create_dir_all(share.path().join(dir)).expect("share folders");
+        }
+        let mut all = vec![("bridge", "poll_interval=20ms")];
+        all.extend_from_slice(settings);
+        let config = StackConfig {
+            launcher: Launcher::Binaries(binaries()),
+            share: share.path().canonicalize().expect("share path"),
+            data_dir: data.path().to_path_buf(),
+            green_percent,
+            log_filter: "warn".into(),
+            settings: all
+                .iter()
+                .map(|(s, kv)| ((*s).to_owned(), (*kv).to_owned()))
+                .collect(),
+        };
+        let stack = Stack::start(config).unwrap_or_else(|e| panic!("the stack starts: {e}"));
+        Self {
+            stack,
+            share,
+            _data: data,
+        }
+    }
+
+    pub fn share(&self) -> &Path {
+        self.share.path()
+    }
+
+    /// Copies a fixture of `../shared/fixtures/legacy` into `input/`; returns its path there.
+    pub fn put_fixture(&self, name: &str) -> PathBuf {
+        let target = self.share().join("input").join(name);
+        std::fs::write(&target, hop_core::fixtures::bytes(name)).expect("fixture copied");
+        target
+    }
+
+    /// Writes `jobs/queue/<job_id>.json` the way the launcher does: `lines` appended one at a
+    /// time with CRLF.
+    pub fn drop_job(&self, job_id: &str, fields: &[(&str, &str)]) {
+        let mut lines = vec!["{".to_owned()];
+        let mut all = vec![("job_id", format!("\"{job_id}\""))];
+        all.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        for (i, (key, value)) in all.iter().enumerate() {
+            let comma = if i + 1 < all.len() { "," } else { "" };
+            lines.push(format!("  \"{key}\": {value}{comma}"));
+        }
+        lines.push("}".into());
+        let path = self
+            .share()
+            .join("jobs/queue")
+            .join(format!("{job_id}.json"));
+        for line in lines {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .expect("job file opens");
+            file.write_all(format!("{line}\r\n").as_bytes())
+                .expect("job file line");
+        }
+    }
+
+    /// Polls `jobs/completed/` and `jobs/failed/` for the job's file, like the launcher.
+    pub fn wait_outcome(&self, job_id: &str, timeout: Duration) -> (&'static str, Value) {
+        let start = Instant::now();
+        loop {
+            for dir in ["completed", "failed"] {
+                let path = self
+                    .share()
+                    .join("jobs")
+                    .join(dir)
+                    .join(format!("{job_id}.json"));
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    let value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{} is JSON: {e}\n{text}", path.display()));
+                    return (dir, value);
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "job {job_id} not answered within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The run folders under `output/` whose `results.json` names `job_id`.
+    pub fn run_folders(&self, job_id: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(self.share().join("output")).expect("output/") {
+            let path = entry.expect("entry").path();
+            let Ok(bytes) = std::fs::read(path.join("results.json")) else {
+                continue;
+            };
+            let doc = hop_report::read_results_json(&bytes).expect("results.json parses");
+            if doc.job_id.as_deref() == Some(job_id) {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    /// Every entry of `output/` (to find half-written folders).
+    pub fn output_entries(&self) -> Vec<String> {
+        std::fs::read_dir(self.share().join("output"))
+            .expect("output/")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+/// `hop run` of the same job in this process (CSV -> run folder under `out`).
+pub fn hop_run(csv: &Path, options: &JobOptions, out: &Path) -> hop_cli::JobOutput {
+    hop_cli::run_job(csv, options, out, &|_| {}).expect("hop run succeeds")
+}
+
+/// The file of `folder` whose name starts with `prefix` (the run's timestamp differs).
+pub fn file_with_prefix(folder: &Path, prefix: &str) -> PathBuf {
+    std::fs::read_dir(folder)
+        .expect("run folder")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .unwrap_or_else(|| panic!("no {prefix}* in {}", folder.display()))
+}
