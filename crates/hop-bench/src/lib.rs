@@ -1,7 +1,10 @@
 //! `hop-bench`: measures the production shape (25,544 strategies x 82 days by default) and prints
-//! one `name: value unit` line per figure. Run it in release: `cargo run --release -p hop-bench`.
+//! one `name: value unit` line per figure. Run it in release: `cargo run --release -p hop-bench`
+//! (add `-- --share` for the share path through the six services, after
+//! `cargo build --release --bins`).
 
 mod measure;
+mod share;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +39,11 @@ pub struct BenchArgs {
     /// Repetitions of each timed step (the best is reported, and the median for the whole job).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
+    /// Also time the share path (job file -> completed JSON through the six services, per hop,
+    /// on both sides); needs the release `hop` binary beside this one
+    /// (`cargo build --release --bins`).
+    #[arg(long)]
+    pub share: bool,
 }
 
 pub fn main() -> ExitCode {

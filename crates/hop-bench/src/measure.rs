@@ -9,7 +9,7 @@ use hop_core::rng::Rng;
 
 use crate::BenchArgs;
 
-type BoxError = Box<dyn std::error::Error>;
+pub(crate) type BoxError = Box<dyn std::error::Error>;
 
 /// Best wall time of `repeat` runs of `f`, in seconds, and the last value.
 fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
@@ -24,7 +24,7 @@ fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, value.expect("at least one run"))
 }
 
-fn line(name: &str, value: impl std::fmt::Display, unit: &str) {
+pub(crate) fn line(name: &str, value: impl std::fmt::Display, unit: &str) {
     println!("{name:<38} {value:>14} {unit}");
 }
 
@@ -127,6 +127,9 @@ pub fn run(args: &BenchArgs) -> Result<(), BoxError> {
     )?;
     if let Some(mib) = peak_rss_mib() {
         line("peak RSS (whole benchmark)", format!("{mib:.0}"), "MiB");
+    }
+    if args.share {
+        crate::share::run(args, &base)?;
     }
     Ok(())
 }

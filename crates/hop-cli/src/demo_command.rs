@@ -44,7 +44,9 @@ pub async fn run(args: &DemoArgs) -> Result<(), CliError> {
     println!("share:  {}", share.display());
     println!("input:  {} (500 strategies x 82 days)", csv.display());
 
-    let stack = start_healthy(args.stack.config(share.clone())?).await?;
+    let config = args.stack.config(share.clone(), 100)?;
+    let green_percent = config.green_percent;
+    let stack = start_healthy(config).await?;
     println!(
         "services: {} on loopback (green weight {} %)",
         stack
@@ -53,7 +55,7 @@ pub async fn run(args: &DemoArgs) -> Result<(), CliError> {
             .map(|(name, grpc, _)| format!("{name} {grpc}"))
             .collect::<Vec<_>>()
             .join(", "),
-        args.stack.green_percent
+        green_percent
     );
 
     let now = chrono::Local::now();

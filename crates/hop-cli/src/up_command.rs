@@ -24,8 +24,9 @@ pub struct StackArgs {
     #[arg(long, default_value = "hop-data")]
     pub data_dir: PathBuf,
     /// Share of jobs routed to green (hop-compute), 0 to 100; the rest go to blue (hop-legacy).
-    #[arg(long, default_value_t = 0)]
-    pub green_percent: u32,
+    /// Default: 0 for `hop up` (the legacy stage), 100 for `hop demo`.
+    #[arg(long)]
+    pub green_percent: Option<u32>,
     /// Log filter of the services (their logs go to stderr), e.g. `info`.
     #[arg(long, default_value = "warn")]
     pub log_filter: String,
@@ -45,8 +46,9 @@ pub struct UpArgs {
 }
 
 impl StackArgs {
-    /// The stack configuration for `share`, run by this very binary in service mode.
-    pub fn config(&self, share: PathBuf) -> Result<StackConfig, CliError> {
+    /// The stack configuration for `share`, run by this very binary in service mode, with
+    /// `green_percent` unless the flag gave one.
+    pub fn config(&self, share: PathBuf, green_percent: u32) -> Result<StackConfig, CliError> {
         let hop = std::env::current_exe()
             .map_err(|e| CliError::Stack(format!("cannot find the hop binary: {e}")))?;
         let mut settings = Vec::new();
@@ -62,7 +64,7 @@ impl StackArgs {
             launcher: Launcher::SelfExe(hop),
             share: absolute(share)?,
             data_dir: absolute(self.data_dir.clone())?,
-            green_percent: self.green_percent,
+            green_percent: self.green_percent.unwrap_or(green_percent),
             log_filter: self.log_filter.clone(),
             settings,
         })
@@ -126,7 +128,7 @@ async fn wait_serving(name: &str, uri: &str) -> Result<(), CliError> {
 
 /// Runs `hop up`.
 pub async fn run(args: &UpArgs) -> Result<(), CliError> {
-    let config = args.stack.config(args.share.clone())?;
+    let config = args.stack.config(args.share.clone(), 0)?;
     let stack = start_healthy(config).await?;
     for (name, grpc, metrics) in stack.addresses() {
         println!("{name:<10} grpc={grpc} metrics=http://{metrics}/metrics");

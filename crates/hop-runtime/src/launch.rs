@@ -66,3 +66,87 @@ pub async fn launch(
         metrics_task,
     })
 }
+
+/// Work a service runs beside its gRPC server once it listens (e.g. the bridge's share watcher),
+/// given the server's health reporter; the service ends when both the server and this are done.
+pub type Background = Box<
+    dyn FnOnce(
+            tonic_health::server::HealthReporter,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send,
+>;
+
+/// What a service runs: its gRPC services and, optionally, [`Background`] work.
+pub struct ServicePlan {
+    pub services: GrpcServices,
+    pub background: Option<Background>,
+}
+
+impl std::fmt::Debug for ServicePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicePlan")
+            .field("services", &self.services)
+            .field("background", &self.background.is_some())
+            .finish()
+    }
+}
+
+impl From<GrpcServices> for ServicePlan {
+    fn from(services: GrpcServices) -> Self {
+        Self {
+            services,
+            background: None,
+        }
+    }
+}
+
+/// The whole life of a service binary, so that each service only says what it serves: loads
+/// `service`'s configuration (own section `T`) from the OS layers, starts logging and the metrics
+/// recorder, calls `build` with the configuration and the [`Shutdown`] handle (wired to
+/// SIGINT/SIGTERM) to get its [`ServicePlan`], launches the gRPC services, runs the background
+/// work beside them, and waits for both. Any error is printed as `<binary>: <error>` and gives a
+/// failure exit code.
+pub async fn service_main<T, F, Fut>(
+    service: &str,
+    binary: &str,
+    args: &crate::config::CommonArgs,
+    build: F,
+) -> std::process::ExitCode
+where
+    T: serde::de::DeserializeOwned + Default,
+    F: FnOnce(crate::LoadedConfig<T>, Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<ServicePlan, String>>,
+{
+    let outcome = async {
+        let config = crate::config::load::<T>(service, args, &crate::config::OsSource)
+            .map_err(|e| e.to_string())?;
+        crate::telemetry::init_tracing(service, &config.common).map_err(|e| e.to_string())?;
+        let common = config.common.clone();
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        let plan = build(config, shutdown.clone()).await?;
+        let launched = launch(service, &common, plan.services, shutdown)
+            .await
+            .map_err(|e| e.to_string())?;
+        let background = plan
+            .background
+            .map(|work| tokio::spawn(work(launched.grpc.health.clone())));
+        launched.wait().await.map_err(|e| e.to_string())?;
+        match background {
+            Some(task) => task
+                .await
+                .map_err(|e| format!("the background work stopped: {e}"))?,
+            None => Ok(()),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{binary}: {e}");
+            tracing::error!(error = %e, "{binary} failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -27,6 +27,6 @@ pub mod testing;
 
 pub use config::{CommonArgs, ConfigSource, LoadedConfig, ServiceConfig};
 pub use error::RuntimeError;
-pub use launch::{Launched, launch};
+pub use launch::{Background, Launched, ServicePlan, launch, service_main};
 pub use server::{BoundServer, GrpcServices, serve_grpc};
 pub use shutdown::Shutdown;

@@ -21,8 +21,8 @@ pub mod source;
 use std::process::ExitCode;
 
 use hop_proto::v1::engine_server::EngineServer;
-use hop_runtime::config::{CommonArgs, OsSource};
-use hop_runtime::{GrpcServices, Shutdown};
+use hop_runtime::GrpcServices;
+use hop_runtime::config::CommonArgs;
 
 pub use config::{ComputeConfig, EngineChoice};
 pub use engine::ComputeBackend;
@@ -53,35 +53,22 @@ pub fn grpc_services(config: ComputeConfig) -> GrpcServices {
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
 pub async fn run(args: Args) -> ExitCode {
-    match serve(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hop-compute: {e}");
-            tracing::error!(error = %e, "hop-compute failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: Args) -> Result<(), String> {
-    let config = hop_runtime::config::load::<ComputeConfig>(SERVICE, &args.common, &OsSource)
-        .map_err(|e| e.to_string())?;
-    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
-    match engine::resolve(config.own.engine) {
-        Ok(engine) => {
-            tracing::info!(configured = ?config.own.engine, engine,
-                ingest = ?config.own.ingest, "compute configured");
-            hop_engine::register_metrics(Side::Green, engine);
-        }
-        Err(e) => tracing::warn!(configured = ?config.own.engine, error = %e.message,
-            "every job will fail"),
-    }
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    hop_runtime::launch(SERVICE, &config.common, grpc_services(config.own), shutdown)
-        .await
-        .map_err(|e| e.to_string())?
-        .wait()
-        .await
-        .map_err(|e| e.to_string())
+    hop_runtime::service_main::<ComputeConfig, _, _>(
+        SERVICE,
+        "hop-compute",
+        &args.common,
+        |config, _| async move {
+            match engine::resolve(config.own.engine) {
+                Ok(engine) => {
+                    tracing::info!(configured = ?config.own.engine, engine,
+                    ingest = ?config.own.ingest, "compute configured");
+                    hop_engine::register_metrics(Side::Green, engine);
+                }
+                Err(e) => tracing::warn!(configured = ?config.own.engine, error = %e.message,
+                "every job will fail"),
+            }
+            Ok(grpc_services(config.own).into())
+        },
+    )
+    .await
 }

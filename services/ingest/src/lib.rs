@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use hop_proto::v1::ingest_server::IngestServer;
-use hop_runtime::config::{CommonArgs, OsSource};
-use hop_runtime::{GrpcServices, Shutdown};
+use hop_runtime::GrpcServices;
+use hop_runtime::config::CommonArgs;
 
 pub use cache::DatasetCache;
 pub use config::IngestConfig;
@@ -100,30 +100,12 @@ impl Ingest {
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
 pub async fn run(args: Args) -> ExitCode {
-    match serve(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hop-ingest: {e}");
-            tracing::error!(error = %e, "hop-ingest failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: Args) -> Result<(), String> {
-    let config = hop_runtime::config::load::<IngestConfig>(SERVICE, &args.common, &OsSource)
-        .map_err(|e| e.to_string())?;
-    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
-    let ingest = Arc::new(Ingest::new(&config.own, &config.common.data_dir)?);
-    tracing::info!(cache_dir = %ingest.cache.dir().display(),
-        input_root = ?ingest.input_root, max_csv_bytes = ingest.max_csv_bytes, "ingest configured");
-    ingest_service::register_metrics();
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    hop_runtime::launch(SERVICE, &config.common, ingest.grpc_services(), shutdown)
-        .await
-        .map_err(|e| e.to_string())?
-        .wait()
-        .await
-        .map_err(|e| e.to_string())
+    hop_runtime::service_main::<IngestConfig, _, _>(SERVICE, "hop-ingest", &args.common, |config, _| async move {
+        let ingest = Arc::new(Ingest::new(&config.own, &config.common.data_dir)?);
+        tracing::info!(cache_dir = %ingest.cache.dir().display(),
+            input_root = ?ingest.input_root, max_csv_bytes = ingest.max_csv_bytes, "ingest configured");
+        ingest_service::register_metrics();
+        Ok(ingest.grpc_services().into())
+    })
+    .await
 }

@@ -21,8 +21,8 @@ use std::process::ExitCode;
 use hop_engine::EngineHandler;
 use hop_proto::v1::Side;
 use hop_proto::v1::engine_server::EngineServer;
-use hop_runtime::config::{CommonArgs, OsSource};
-use hop_runtime::{GrpcServices, Shutdown};
+use hop_runtime::GrpcServices;
+use hop_runtime::config::CommonArgs;
 
 pub use backend::LegacyBackend;
 pub use config::LegacyConfig;
@@ -51,29 +51,11 @@ pub fn grpc_services(config: LegacyConfig) -> GrpcServices {
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
 pub async fn run(args: Args) -> ExitCode {
-    match serve(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hop-legacy: {e}");
-            tracing::error!(error = %e, "hop-legacy failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: Args) -> Result<(), String> {
-    let config = hop_runtime::config::load::<LegacyConfig>(SERVICE, &args.common, &OsSource)
-        .map_err(|e| e.to_string())?;
-    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
-    let backend = LegacyBackend::new(config.own.clone());
-    tracing::info!(device = %hop_engine::EngineBackend::device(&backend), "legacy configured");
-    hop_engine::register_metrics(Side::Blue, backend::EMBEDDED_SQL);
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    hop_runtime::launch(SERVICE, &config.common, grpc_services(config.own), shutdown)
-        .await
-        .map_err(|e| e.to_string())?
-        .wait()
-        .await
-        .map_err(|e| e.to_string())
+    hop_runtime::service_main::<LegacyConfig, _, _>(SERVICE, "hop-legacy", &args.common, |config, _| async move {
+        let backend = LegacyBackend::new(config.own.clone());
+        tracing::info!(device = %hop_engine::EngineBackend::device(&backend), "legacy configured");
+        hop_engine::register_metrics(Side::Blue, backend::EMBEDDED_SQL);
+        Ok(grpc_services(config.own).into())
+    })
+    .await
 }

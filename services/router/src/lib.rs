@@ -30,8 +30,8 @@ pub mod store;
 use std::process::ExitCode;
 
 use hop_proto::v1::jobs_server::JobsServer;
-use hop_runtime::config::{CommonArgs, OsSource};
-use hop_runtime::{GrpcServices, Shutdown};
+use hop_runtime::GrpcServices;
+use hop_runtime::config::CommonArgs;
 
 pub use config::RouterConfig;
 pub use error::RouterError;
@@ -56,41 +56,24 @@ pub struct Args {
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
 pub async fn run(args: Args) -> ExitCode {
-    match serve(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hop-router: {e}");
-            tracing::error!(error = %e, "hop-router failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: Args) -> Result<(), String> {
-    let config = hop_runtime::config::load::<RouterConfig>(SERVICE, &args.common, &OsSource)
-        .map_err(|e| e.to_string())?;
-    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
-    config.own.validate()?;
-    let store_path = config
-        .own
-        .store
-        .clone()
-        .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
-    let store = JobStore::open(&store_path).map_err(|e| e.to_string())?;
-    let manager = JobManager::new(config.own.clone(), store);
-    let resumed = manager.resume().map_err(|e| e.to_string())?;
-    tracing::info!(store = %store_path.display(), resumed, blue = ?config.own.blue,
-        green = ?config.own.green, green_percent = config.own.green_percent, "router configured");
-    let services = GrpcServices::new().add_service(
-        JobsServer::new(JobsService::new(manager))
-            .max_encoding_message_size(runner::MAX_MESSAGE_BYTES),
-    );
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    hop_runtime::launch(SERVICE, &config.common, services, shutdown)
-        .await
-        .map_err(|e| e.to_string())?
-        .wait()
-        .await
-        .map_err(|e| e.to_string())
+    hop_runtime::service_main::<RouterConfig, _, _>(SERVICE, "hop-router", &args.common, |config, _| async move {
+        config.own.validate()?;
+        let store_path = config
+            .own
+            .store
+            .clone()
+            .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
+        let store = JobStore::open(&store_path).map_err(|e| e.to_string())?;
+        let manager = JobManager::new(config.own.clone(), store);
+        let resumed = manager.resume().map_err(|e| e.to_string())?;
+        tracing::info!(store = %store_path.display(), resumed, blue = ?config.own.blue,
+            green = ?config.own.green, green_percent = config.own.green_percent, "router configured");
+        Ok(GrpcServices::new()
+            .add_service(
+                JobsServer::new(JobsService::new(manager))
+                    .max_encoding_message_size(runner::MAX_MESSAGE_BYTES),
+            )
+            .into())
+    })
+    .await
 }

@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use hop_proto::v1::validator_server::ValidatorServer;
-use hop_runtime::config::{CommonArgs, OsSource};
-use hop_runtime::{GrpcServices, Shutdown};
+use hop_runtime::GrpcServices;
+use hop_runtime::config::CommonArgs;
 
 pub use compare::Comparison;
 pub use config::ValidatorConfig;
@@ -67,42 +67,26 @@ pub fn grpc_services(handler: ValidatorHandler) -> GrpcServices {
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
 pub async fn run(args: Args) -> ExitCode {
-    match serve(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hop-validator: {e}");
-            tracing::error!(error = %e, "hop-validator failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: Args) -> Result<(), String> {
-    let config = hop_runtime::config::load::<ValidatorConfig>(SERVICE, &args.common, &OsSource)
-        .map_err(|e| e.to_string())?;
-    hop_runtime::telemetry::init_tracing(SERVICE, &config.common).map_err(|e| e.to_string())?;
-    let tolerance = config
-        .own
-        .default_tolerance()
-        .map_err(|e| format!("[validator] {e}"))?;
-    let path = config.own.store_path(&config.common.data_dir);
-    let store = tokio::task::spawn_blocking(move || ComparisonStore::open(&path))
-        .await
-        .map_err(|e| format!("opening the comparison store stopped: {e}"))?
-        .map_err(|e| e.to_string())?;
-    tracing::info!(store = %store.path().display(), tolerance = tolerance.relative(),
-        "validator configured");
-    // The recorder must exist before the series are registered, or they are lost: `launch`
-    // would only install it later.
-    hop_runtime::metrics::install_recorder();
-    handler::register_metrics();
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let handler = ValidatorHandler::new(Arc::new(store), tolerance);
-    hop_runtime::launch(SERVICE, &config.common, grpc_services(handler), shutdown)
-        .await
-        .map_err(|e| e.to_string())?
-        .wait()
-        .await
-        .map_err(|e| e.to_string())
+    hop_runtime::service_main::<ValidatorConfig, _, _>(
+        SERVICE,
+        "hop-validator",
+        &args.common,
+        |config, _| async move {
+            let tolerance = config
+                .own
+                .default_tolerance()
+                .map_err(|e| format!("[validator] {e}"))?;
+            let path = config.own.store_path(&config.common.data_dir);
+            let store = tokio::task::spawn_blocking(move || ComparisonStore::open(&path))
+                .await
+                .map_err(|e| format!("opening the comparison store stopped: {e}"))?
+                .map_err(|e| e.to_string())?;
+            tracing::info!(store = %store.path().display(), tolerance = tolerance.relative(),
+            "validator configured");
+            handler::register_metrics();
+            let handler = ValidatorHandler::new(Arc::new(store), tolerance);
+            Ok(grpc_services(handler).into())
+        },
+    )
+    .await
 }
