@@ -29,7 +29,6 @@ fn now() -> f64 {
 #[derive(Debug, Default, Clone)]
 struct Timeline {
     dropped: f64,
-    claimed: f64,
     accepted: f64,
     started: f64,
     engine_seconds: f64,
@@ -38,15 +37,11 @@ struct Timeline {
 }
 
 impl Timeline {
-    fn hops(&self) -> [(&'static str, f64); 7] {
+    fn hops(&self) -> [(&'static str, f64); 6] {
         [
             (
-                "file appears -> claimed (bridge poll)",
-                self.claimed - self.dropped,
-            ),
-            (
-                "claimed -> accepted (bridge -> router)",
-                self.accepted - self.claimed,
+                "file appears -> accepted by router (bridge poll, claim, submit)",
+                self.accepted - self.dropped,
             ),
             ("accepted -> engine started", self.started - self.accepted),
             ("engine: import/fetch + search", self.engine_seconds),
@@ -108,7 +103,7 @@ pub fn run(args: &BenchArgs, base: &hop_core::PnlMatrix) -> Result<(), BoxError>
             "# share path, {side} side (green weight {green_percent} %), {} jobs, median per hop",
             timelines.len()
         );
-        for hop in 0..7 {
+        for hop in 0..6 {
             let mut values: Vec<f64> = timelines.iter().map(|t| t.hops()[hop].1).collect();
             values.sort_by(f64::total_cmp);
             let name = timelines[0].hops()[hop].0;
@@ -153,9 +148,6 @@ async fn one_job(
         if Instant::now() > deadline {
             return Err(format!("job {job_id} not answered within 120 s").into());
         }
-        if timeline.claimed == 0.0 && jobs.join("processing").join(&file).exists() {
-            timeline.claimed = now();
-        }
         if jobs.join("completed").join(&file).exists() {
             timeline.completed = now();
         } else if jobs.join("failed").join(&file).exists() {
@@ -163,10 +155,6 @@ async fn one_job(
             return Err(format!("job {job_id} failed: {text}").into());
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    if timeline.claimed == 0.0 {
-        // Claimed and finished between two polls.
-        timeline.claimed = timeline.dropped;
     }
     let mut client = JobsClient::connect(stack.uri("router"))
         .await?

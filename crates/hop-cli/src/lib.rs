@@ -6,9 +6,11 @@
 //! | `hop up --share DIR` | the six services on loopback until Ctrl-C ([`up_command`], [`stack`]) |
 //! | `hop demo` | a share, a real fixture, the services, a job file, the answer ([`demo_command`]) |
 //! | `hop submit/watch/result` | the router's job API ([`client_commands`]) |
+//! | `hop cutover status/set-weight/rollback/resume` | the router's admin API ([`cutover_command`]) |
 //! | `hop service NAME` | (hidden) one service in this process, as `hop up` starts them |
 
 pub mod client_commands;
+pub mod cutover_command;
 pub mod demo_command;
 mod error;
 pub mod local;
@@ -51,6 +53,8 @@ enum Command {
     Watch(client_commands::WatchArgs),
     /// Print a finished job's result.
     Result(client_commands::ResultArgs),
+    /// Control the blue -> green cut-over: status, weight, emergency rollback, resume.
+    Cutover(cutover_command::CutoverArgs),
     /// Run one service in this process (what `hop up` starts).
     #[command(hide = true)]
     Service(service_command::ServiceArgs),
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Submit(args) => block_on(client_commands::submit(&args)),
         Command::Watch(args) => block_on(client_commands::watch(&args)),
         Command::Result(args) => block_on(client_commands::result(&args)),
+        Command::Cutover(args) => block_on(cutover_command::run(&args)),
         Command::Service(args) => return service_command::run(&args),
     };
     match outcome {

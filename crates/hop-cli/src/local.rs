@@ -17,6 +17,9 @@ pub struct LocalStack {
     pub share: PathBuf,
     /// The `hop up` process.
     pub pid: u32,
+    /// The router's admin token file (`hop cutover`); absent in files of older `hop up`s.
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// `$HOP_HOME`, else `$HOME/.hop`, else `.hop`.

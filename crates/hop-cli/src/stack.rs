@@ -129,6 +129,7 @@ impl Stack {
             "router" => {
                 set("blue", self.uri("legacy"));
                 set("green", self.uri("compute"));
+                set("validator", self.uri("validator"));
                 set("green_percent", self.config.green_percent.to_string());
             }
             "bridge" => {

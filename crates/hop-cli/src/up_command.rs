@@ -128,7 +128,13 @@ async fn wait_serving(name: &str, uri: &str) -> Result<(), CliError> {
 
 /// Runs `hop up`.
 pub async fn run(args: &UpArgs) -> Result<(), CliError> {
-    let config = args.stack.config(args.share.clone(), 0)?;
+    let mut config = args.stack.config(args.share.clone(), 0)?;
+    // The admin token for `hop cutover` on this machine: a fresh random one per `hop up`.
+    let token_file = crate::cutover_command::provision_token(&local::hop_home())?;
+    config.settings.push((
+        "router".into(),
+        format!("cutover.admin_token_file={}", token_file.display()),
+    ));
     let stack = start_healthy(config).await?;
     for (name, grpc, metrics) in stack.addresses() {
         println!("{name:<10} grpc={grpc} metrics=http://{metrics}/metrics");
@@ -138,6 +144,7 @@ pub async fn run(args: &UpArgs) -> Result<(), CliError> {
         router: stack.uri("router"),
         share: stack.share().to_path_buf(),
         pid,
+        admin_token_file: Some(token_file),
     })?;
     println!("share      {}", stack.share().display());
     println!("ready");

@@ -8,7 +8,7 @@ use hop_runtime::config::duration;
 use serde::Deserialize;
 
 /// `[router]` keys.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RouterConfig {
     /// gRPC address of the blue engine (`hop-legacy`), e.g. `http://127.0.0.1:50053`. Jobs routed
@@ -16,8 +16,17 @@ pub struct RouterConfig {
     pub blue: Option<String>,
     /// gRPC address of the green engine (`hop-compute`).
     pub green: Option<String>,
-    /// Share of new jobs routed to green, 0 to 100 (0: everything on blue, the legacy stage).
+    /// gRPC address of the validator (`hop-validator`). Without one, no shadow runs: dual and
+    /// weighted stages only route.
+    pub validator: Option<String>,
+    /// The starting green weight, 0 to 100, when no cut-over file is configured
+    /// (`cutover.file`); 0 is the legacy stage, 100 the green stage.
     pub green_percent: u32,
+    /// How long a shadow run may take before it counts as failed.
+    #[serde(with = "duration")]
+    pub shadow_timeout: Duration,
+    /// Stages, weights, the safety latch, automatic rollback and the admin token (`[router.cutover]`).
+    pub cutover: crate::cutover::CutoverConfig,
     /// The job store (SQLite); default `<data_dir>/router/jobs.sqlite`.
     pub store: Option<PathBuf>,
     /// Jobs run at once; further jobs wait in state `QUEUED`.
@@ -36,7 +45,10 @@ impl Default for RouterConfig {
         Self {
             blue: None,
             green: None,
+            validator: None,
             green_percent: 0,
+            shadow_timeout: Duration::from_secs(300),
+            cutover: crate::cutover::CutoverConfig::default(),
             store: None,
             max_parallel_jobs: 4,
             engine_retry: Duration::from_secs(60),
@@ -60,7 +72,7 @@ impl RouterConfig {
         if self.max_attempts == 0 {
             return Err("max_attempts must be at least 1".into());
         }
-        Ok(())
+        self.cutover.validate()
     }
 }
 

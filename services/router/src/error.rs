@@ -15,6 +15,16 @@ pub enum RouterError {
     /// The job store failed (names the file).
     #[error("the job store {path} failed: {message}")]
     Store { path: String, message: String },
+    /// The request is well formed but not allowed in the current state (e.g. a weight change
+    /// while a rollback is latched); says what to do first.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller did not prove who it is (a missing or wrong admin token).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The cut-over state file could not be written (names the file).
+    #[error("the cutover state file {path} failed: {message}")]
+    State { path: String, message: String },
 }
 
 impl RouterError {
@@ -26,12 +36,23 @@ impl RouterError {
         }
     }
 
+    /// A cut-over state file failure at `path`.
+    pub fn state(path: &Path, message: impl ToString) -> Self {
+        Self::State {
+            path: path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+
     /// The stable error code, also sent in the `hop-error-code` metadata entry.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "INVALID_REQUEST",
             Self::NotFound(_) => "JOB_NOT_FOUND",
             Self::Store { .. } => "STORE_FAILED",
+            Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::State { .. } => "CUTOVER_STATE_FAILED",
         }
     }
 }
@@ -41,7 +62,9 @@ impl From<RouterError> for tonic::Status {
         let code = match &err {
             RouterError::InvalidRequest(_) => tonic::Code::InvalidArgument,
             RouterError::NotFound(_) => tonic::Code::NotFound,
-            RouterError::Store { .. } => tonic::Code::Unavailable,
+            RouterError::Store { .. } | RouterError::State { .. } => tonic::Code::Unavailable,
+            RouterError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
+            RouterError::Unauthenticated(_) => tonic::Code::Unauthenticated,
         };
         let mut status = tonic::Status::new(code, err.to_string());
         status.metadata_mut().insert(
@@ -69,5 +92,20 @@ mod tests {
             tonic::Status::from(RouterError::store(Path::new("/x/jobs.sqlite"), "disk full"));
         assert_eq!(status.code(), tonic::Code::Unavailable);
         assert!(status.message().contains("/x/jobs.sqlite"));
+        let status = tonic::Status::from(RouterError::FailedPrecondition("latched".into()));
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert_eq!(
+            status.metadata().get("hop-error-code").unwrap(),
+            "FAILED_PRECONDITION"
+        );
+        let status = tonic::Status::from(RouterError::Unauthenticated("no token".into()));
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        let status = tonic::Status::from(RouterError::state(Path::new("/x/cutover.json"), "ro"));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert!(
+            status
+                .message()
+                .contains("cutover state file /x/cutover.json")
+        );
     }
 }

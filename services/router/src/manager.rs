@@ -13,13 +13,15 @@ use std::time::SystemTime;
 
 use futures::Stream;
 use hop_proto::v1::job_event::{Event, Failed, Queued};
-use hop_proto::v1::{JobEvent, JobRecord, JobSpec, JobState, Side};
+use hop_proto::v1::validator_client::ValidatorClient;
+use hop_proto::v1::{JobEvent, JobRecord, JobSpec, JobState, Side, ValidationOutcome};
 use tokio::sync::{Semaphore, broadcast};
 use tokio::task::AbortHandle;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::config::RouterConfig;
+use crate::cutover::Cutover;
 use crate::error::RouterError;
-use crate::routing::side_for;
 use crate::store::{Inserted, JobStore};
 
 /// Live events buffered per job for slow watchers (they re-read the store when they lag).
@@ -35,8 +37,8 @@ pub const JOB_SECONDS: &str = "hop_router_job_seconds";
 pub const JOBS_IN_FLIGHT: &str = "hop_router_jobs_in_flight";
 /// Submissions by whether the id was already known.
 pub const SUBMITS_TOTAL: &str = "hop_router_submits_total";
-/// The green weight in force.
-pub const GREEN_PERCENT: &str = "hop_router_green_percent";
+/// Jobs re-run on blue after green failed as primary.
+pub const FALLBACKS_TOTAL: &str = "hop_router_fallbacks_total";
 
 /// A boxed stream of job events for `Watch`.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, tonic::Status>> + Send>>;
@@ -55,6 +57,10 @@ pub struct JobManager {
     store: JobStore,
     live: Mutex<HashMap<String, Live>>,
     pub(crate) slots: Semaphore,
+    /// Routing, the safety latch and the health window.
+    pub(crate) cutover: Arc<Cutover>,
+    /// The validator, when configured (without one, no shadow runs).
+    pub(crate) validator: Option<ValidatorClient<Channel>>,
 }
 
 impl std::fmt::Debug for JobManager {
@@ -89,20 +95,42 @@ fn is_final(state: JobState) -> bool {
 
 impl JobManager {
     /// A manager over `store`; call [`JobManager::resume`] to restart unfinished jobs.
-    pub fn new(config: RouterConfig, store: JobStore) -> Arc<Self> {
+    pub fn new(
+        config: RouterConfig,
+        store: JobStore,
+        cutover: Arc<Cutover>,
+    ) -> Result<Arc<Self>, RouterError> {
         metrics::describe_counter!(JOBS_TOTAL, "Jobs by primary side and outcome");
         metrics::describe_histogram!(JOB_SECONDS, metrics::Unit::Seconds, "Job time in router");
         metrics::describe_gauge!(JOBS_IN_FLIGHT, "Jobs accepted and not final");
         metrics::describe_counter!(SUBMITS_TOTAL, "Submissions by duplicate");
-        metrics::describe_gauge!(GREEN_PERCENT, "Green weight in force, percent");
-        metrics::gauge!(GREEN_PERCENT).set(f64::from(config.green_percent));
+        metrics::describe_counter!(FALLBACKS_TOTAL, "Jobs re-run on blue after green failed");
         metrics::gauge!(JOBS_IN_FLIGHT).set(0.0);
-        Arc::new(Self {
+        metrics::counter!(FALLBACKS_TOTAL).increment(0);
+        let validator = match &config.validator {
+            None => None,
+            Some(uri) => Some(
+                ValidatorClient::new(
+                    Endpoint::from_shared(uri.clone())
+                        .map_err(|e| {
+                            RouterError::InvalidRequest(format!(
+                                "validator address {uri:?} is not a URI: {e}"
+                            ))
+                        })?
+                        .connect_lazy(),
+                )
+                .max_encoding_message_size(crate::runner::MAX_MESSAGE_BYTES)
+                .max_decoding_message_size(crate::runner::MAX_MESSAGE_BYTES),
+            ),
+        };
+        Ok(Arc::new(Self {
             slots: Semaphore::new(config.max_parallel_jobs),
             config,
             store,
             live: Mutex::new(HashMap::new()),
-        })
+            cutover,
+            validator,
+        }))
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
@@ -114,13 +142,22 @@ impl JobManager {
     pub fn submit(self: &Arc<Self>, spec: JobSpec) -> Result<(JobRecord, bool), RouterError> {
         check_spec(&spec)?;
         let job_id = spec.job_id.clone();
-        let side = side_for(&job_id, self.config.green_percent);
+        let route = self.cutover.route(&job_id);
+        let side = route.primary;
+        // Shadows are compared by the validator: without one, none runs.
+        let shadow = route.shadow.filter(|_| self.validator.is_some());
         let record = JobRecord {
             job_id: job_id.clone(),
             state: JobState::Queued as i32,
             side: side as i32,
             created_at: now(),
             spec: Some(spec.clone()),
+            shadow_side: shadow.map_or(Side::Unspecified, |s| s) as i32,
+            validation: if shadow.is_some() {
+                ValidationOutcome::Pending
+            } else {
+                ValidationOutcome::Unspecified
+            } as i32,
             ..JobRecord::default()
         };
         let queued = JobEvent {
@@ -155,8 +192,9 @@ impl JobManager {
     ) {
         let job_id = record.job_id.clone();
         let side = record.side();
+        let shadow = Some(record.shadow_side()).filter(|s| *s != Side::Unspecified);
         let (tx, _) = broadcast::channel(LIVE_BUFFER);
-        let task = tokio::spawn(crate::runner::drive(self.clone(), spec, side));
+        let task = tokio::spawn(crate::runner::drive(self.clone(), spec, side, shadow));
         live.insert(
             job_id,
             Live {
@@ -211,6 +249,40 @@ impl JobManager {
             finished_metrics(&entry.record);
         }
         true
+    }
+
+    /// Changes a live job's record without an event (e.g. the side after a fallback).
+    pub(crate) fn annotate_live(&self, job_id: &str, change: Change<'_>) {
+        let mut live = self.live();
+        if let Some(entry) = live.get_mut(job_id) {
+            let mut record = entry.record.clone();
+            change(&mut record);
+            match self.store.update_record(&record) {
+                Ok(()) => entry.record = record,
+                Err(e) => tracing::error!(job_id, error = %e, "cannot update a job record"),
+            }
+        }
+    }
+
+    /// Changes a job's stored record without an event (the shadow's outcome, after the job's
+    /// final event).
+    pub(crate) fn annotate(&self, job_id: &str, change: Change<'_>) {
+        let _live = self.live();
+        match self.store.get(job_id) {
+            Ok(Some(mut record)) => {
+                change(&mut record);
+                if let Err(e) = self.store.update_record(&record) {
+                    tracing::error!(job_id, error = %e, "cannot record the shadow outcome");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(job_id, error = %e, "cannot record the shadow outcome"),
+        }
+    }
+
+    /// Counts a re-run on blue after green failed as primary.
+    pub(crate) fn count_fallback(&self) {
+        metrics::counter!(FALLBACKS_TOTAL).increment(1);
     }
 
     /// Stores a progress event without touching the record.

@@ -118,6 +118,17 @@ impl JobStore {
         })
     }
 
+    /// Stores `record` (which must exist) without an event.
+    pub fn update_record(&self, record: &JobRecord) -> Result<(), RouterError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE jobs SET state = ?2, record = ?3 WHERE job_id = ?1",
+                params![record.job_id, record.state, record.encode_to_vec()],
+            )
+            .map(drop)
+        })
+    }
+
     /// Stores one more event of a job.
     pub fn append(&self, event: &JobEvent) -> Result<(), RouterError> {
         self.with(|conn| insert_event(conn, event).map(drop))

@@ -210,8 +210,9 @@ async fn failures_reach_the_client() {
     assert_eq!(failed.code, "ENGINE_UNAVAILABLE");
     assert!(failed.message.contains("blue"), "{}", failed.message);
 
-    // A green engine that does not answer: retried for engine_retry, then UNAVAILABLE.
-    let router = router_with_green_unreachable();
+    // A blue engine that does not answer: retried for engine_retry, then UNAVAILABLE (green
+    // failures fall back to blue; blue's are final).
+    let router = router_with_blue_unreachable();
     let mut green_client = self::client(&router).await;
     green_client
         .submit(SubmitRequest {
@@ -227,12 +228,10 @@ async fn failures_reach_the_client() {
     assert!(failed.message.contains("127.0.0.1:1"), "{}", failed.message);
 }
 
-fn router_with_green_unreachable() -> ServiceProcess {
+fn router_with_blue_unreachable() -> ServiceProcess {
     router(&[
         "--set",
-        "green=http://127.0.0.1:1",
-        "--set",
-        "green_percent=100",
+        "blue=http://127.0.0.1:1",
         "--set",
         "engine_retry=300ms",
     ])
