@@ -8,7 +8,31 @@ use std::time::{Duration, Instant};
 
 use hop_cli::stack::{Launcher, SERVICES, Stack, StackConfig};
 use hop_core::JobOptions;
+use hop_proto::v1::admin_client::AdminClient;
+use hop_proto::v1::job_spec::Input;
+use hop_proto::v1::jobs_client::JobsClient;
+use hop_proto::v1::{
+    CutoverStatus, CutoverStatusRequest, GetRequest, JobRecord, JobSpec, JobState, Side,
+    SubmitRequest, ValidationOutcome,
+};
 use serde_json::Value;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+/// Adds `authorization: Bearer <ADMIN_TOKEN>` to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct BearerToken;
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = format!("Bearer {ADMIN_TOKEN}")
+            .parse()
+            .map_err(|_| tonic::Status::internal("bad token"))?;
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}
 
 /// The directory of the service binaries: `target/<profile>`, the parent of this test binary's
 /// `deps/`. Binaries missing there are built (`hop_runtime::testing::binary_in`).
@@ -26,18 +50,40 @@ pub fn binaries() -> PathBuf {
     dir
 }
 
-/// The six services over a temporary share.
+/// The six services over a temporary share, with an admin token and a watched cut-over file.
 pub struct Cluster {
     pub stack: Stack,
     share: tempfile::TempDir,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
+
+/// The admin token every cluster's router accepts.
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-5f1d0c";
 
 impl Cluster {
     /// Starts the services with the green weight and extra `(service, "key=value")` settings.
     pub fn start(green_percent: u32, settings: &[(&str, &str)]) -> Self {
+        Self::start_with_stage(green_percent, None, settings)
+    }
+
+    /// Starts the services; with `stage`, the router watches a cut-over file holding it (see
+    /// [`Cluster::write_stage`]) instead of using `green_percent`.
+    pub fn start_with_stage(
+        green_percent: u32,
+        stage: Option<&str>,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let share = tempfile::tempdir().expect("a temporary share");
         let data = tempfile::tempdir().expect("a temporary data directory");
+        let token = data.path().join("admin.token");
+        std::fs::write(&token, ADMIN_TOKEN).expect("token file");
+        let mut router_settings = vec![format!("cutover.admin_token_file={}", token.display())];
+        if let Some(stage) = stage {
+            let file = data.path().join("cutover.toml");
+            std::fs::write(&file, stage).expect("cut-over file");
+            router_settings.push(format!("cutover.file={}", file.display()));
+            router_settings.push("cutover.poll=20ms".into());
+        }
         for dir in [
             "input",
             "output",
@@ -49,6 +95,7 @@ impl Cluster {
             std::fs::create_dir_all(share.path().join(dir)).expect("share folders");
         }
         let mut all = vec![("bridge", "poll_interval=20ms")];
+        all.extend(router_settings.iter().map(|s| ("router", s.as_str())));
         all.extend_from_slice(settings);
         let config = StackConfig {
             launcher: Launcher::Binaries(binaries()),
@@ -62,10 +109,91 @@ impl Cluster {
                 .collect(),
         };
         let stack = Stack::start(config).unwrap_or_else(|e| panic!("the stack starts: {e}"));
-        Self {
-            stack,
-            share,
-            _data: data,
+        Self { stack, share, data }
+    }
+
+    /// Rewrites the router's watched cut-over file (atomically, as a ConfigMap update does).
+    pub fn write_stage(&self, toml: &str) {
+        let temp = self.data.path().join("cutover.toml.tmp");
+        std::fs::write(&temp, toml).expect("cut-over file");
+        std::fs::rename(temp, self.data.path().join("cutover.toml")).expect("renamed");
+    }
+
+    /// A `hop.v1.Jobs` client of the router.
+    pub async fn jobs(&self) -> JobsClient<Channel> {
+        JobsClient::connect(self.stack.uri("router"))
+            .await
+            .expect("the router answers")
+            .max_decoding_message_size(256 * 1024 * 1024)
+    }
+
+    /// A `hop.v1.Admin` client of the router carrying the admin token.
+    pub async fn admin(&self) -> AdminClient<InterceptedService<Channel, BearerToken>> {
+        let channel = Endpoint::from_shared(self.stack.uri("router"))
+            .expect("a URI")
+            .connect()
+            .await
+            .expect("the router answers");
+        AdminClient::with_interceptor(channel, BearerToken)
+    }
+
+    /// The router's cut-over status.
+    pub async fn cutover(&self) -> CutoverStatus {
+        self.admin()
+            .await
+            .cutover_status(CutoverStatusRequest {})
+            .await
+            .expect("cut-over status")
+            .into_inner()
+    }
+
+    /// Submits a small job on the 500-strategy fixture (copied into `input/` when missing) and
+    /// returns the side the router chose.
+    pub async fn submit_small(&self, job_id: &str) -> Side {
+        let csv = self.share().join("input").join("sensex_500x82.csv");
+        if !csv.exists() {
+            self.put_fixture("sensex_500x82.csv");
+        }
+        let spec = JobSpec {
+            job_id: job_id.to_owned(),
+            input: Some(Input::CsvPath(csv.display().to_string())),
+            options: Some(hop_proto::v1::JobOptions {
+                min_size: 10,
+                budget: Some(400),
+                ..Default::default()
+            }),
+            labels: Default::default(),
+        };
+        self.jobs()
+            .await
+            .submit(SubmitRequest { spec: Some(spec) })
+            .await
+            .expect("submitted")
+            .into_inner()
+            .side()
+    }
+
+    /// The job's record once it is final and its shadow comparison (if any) settled.
+    pub async fn settled(&self, job_id: &str) -> JobRecord {
+        let mut jobs = self.jobs().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let record = jobs
+                .get(GetRequest {
+                    job_id: job_id.to_owned(),
+                })
+                .await
+                .expect("get")
+                .into_inner();
+            let finished = matches!(
+                record.state(),
+                JobState::Succeeded | JobState::Failed | JobState::Cancelled
+            );
+            if finished && record.validation() != ValidationOutcome::Pending {
+                return record;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{job_id} never settled");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -28,15 +28,7 @@ pub struct RouterArg {
 
 impl RouterArg {
     async fn client(&self) -> Result<JobsClient<Channel>, CliError> {
-        let uri = local::router(self.router.as_deref())?;
-        let channel = tonic::transport::Endpoint::from_shared(uri.clone())
-            .map_err(|e| CliError::Usage(format!("--router {uri}: {e}")))?
-            .connect()
-            .await
-            .map_err(|e| CliError::Rpc {
-                what: format!("cannot reach the router at {uri}"),
-                message: e.to_string(),
-            })?;
+        let channel = local::router_channel(self.router.as_deref()).await?;
         Ok(JobsClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES))
     }
 }

@@ -154,16 +154,7 @@ async fn call(args: &CutoverArgs) -> Result<CutoverStatus, CliError> {
 }
 
 async fn connect(router: Option<&str>) -> Result<AdminClient<Channel>, CliError> {
-    let uri = local::router(router)?;
-    let channel = tonic::transport::Endpoint::from_shared(uri.clone())
-        .map_err(|e| CliError::Usage(format!("--router {uri}: {e}")))?
-        .connect()
-        .await
-        .map_err(|e| CliError::Rpc {
-            what: format!("cannot reach the router at {uri}"),
-            message: e.to_string(),
-        })?;
-    Ok(AdminClient::new(channel))
+    Ok(AdminClient::new(local::router_channel(router).await?))
 }
 
 /// `message` with the `authorization: Bearer <token>` entry.

@@ -19,6 +19,31 @@ pub struct IngestConfig {
     pub input_root: Option<PathBuf>,
     /// CSV files bigger than this are refused.
     pub max_csv_bytes: u64,
+    /// Compression of the Arrow IPC buffers that `DoGet` streams: `none` (the default: on
+    /// loopback and fast networks it only costs time, P&L doubles barely compress), `lz4` or
+    /// `zstd` (for slow links between nodes). Clients decode any of them.
+    pub flight_compression: FlightCompression,
+}
+
+/// IPC buffer compression of `DoGet` streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlightCompression {
+    #[default]
+    None,
+    Lz4,
+    Zstd,
+}
+
+impl FlightCompression {
+    /// The Arrow IPC compression codec, if any.
+    pub fn codec(self) -> Option<arrow::ipc::CompressionType> {
+        match self {
+            Self::None => None,
+            Self::Lz4 => Some(arrow::ipc::CompressionType::LZ4_FRAME),
+            Self::Zstd => Some(arrow::ipc::CompressionType::ZSTD),
+        }
+    }
 }
 
 impl Default for IngestConfig {
@@ -27,6 +52,7 @@ impl Default for IngestConfig {
             cache_dir: None,
             input_root: None,
             max_csv_bytes: DEFAULT_MAX_CSV_BYTES,
+            flight_compression: FlightCompression::None,
         }
     }
 }

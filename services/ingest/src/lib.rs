@@ -58,6 +58,8 @@ pub struct Ingest {
     pub input_root: Option<PathBuf>,
     /// The CSV size limit.
     pub max_csv_bytes: u64,
+    /// IPC buffer compression of `DoGet` streams.
+    pub flight_compression: config::FlightCompression,
 }
 
 impl Ingest {
@@ -82,6 +84,7 @@ impl Ingest {
             cache,
             input_root,
             max_csv_bytes: config.max_csv_bytes,
+            flight_compression: config.flight_compression,
         })
     }
 

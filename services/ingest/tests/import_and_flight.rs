@@ -188,10 +188,18 @@ async fn do_put_then_do_get() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
 }
 
-/// The production shape (25,544 x 82) goes through DoPut and DoGet with default client limits.
+/// The production shape (25,544 x 82) goes through DoPut and DoGet with default client limits,
+/// with every IPC compression.
 #[tokio::test(flavor = "multi_thread")]
 async fn production_shape_streams_both_ways() {
-    let server = Server::start(&[]);
+    for compression in ["none", "lz4", "zstd"] {
+        production_shape_round_trip(compression).await;
+    }
+}
+
+async fn production_shape_round_trip(compression: &str) {
+    let setting = format!("flight_compression={compression}");
+    let server = Server::start(&["--set", &setting]);
     let m = hop_core::synth::bootstrap(&matrix(FIXTURE), 25_544, 7);
     let batches = hop_columnar::to_batches(&m, 4096, None).unwrap();
     let stream = FlightDataEncoderBuilder::new()

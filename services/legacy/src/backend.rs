@@ -6,35 +6,77 @@
 //! for equity and running peak), the matrix is read back with SQL, and the tables are dropped.
 //! The search then runs on the matrix that went through the database, with the SQL metrics in
 //! the result.
+//!
+//! The SQL engine is the embedded SQLite (default) or a HeavyDB server
+//! (`hop_heavydb::HeavyDbBackend`), running the same SQL text. HeavyDB connections (each with
+//! its session) are kept between jobs and reused, one per job running at a time.
+
+use std::sync::{Arc, Mutex};
 
 use hop_core::JobOptions;
 use hop_core::run::{Prepared, ulta};
 use hop_engine::{EngineBackend, JobError, Loaded};
+use hop_heavydb::HeavyDbBackend;
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{JobSpec, Side};
-use hop_sql::{SqlError, SqliteBackend};
+use hop_sql::{LegacyOutput, SqlError, SqliteBackend};
 
-use crate::config::LegacyConfig;
+use crate::config::{EngineChoice, LegacyConfig};
 
-/// The engine name of the embedded SQL backend.
-pub const EMBEDDED_SQL: &str = "embedded-sql";
+pub use crate::config::EMBEDDED_SQL;
 
 /// The blue engine.
 #[derive(Debug, Clone)]
 pub struct LegacyBackend {
-    config: LegacyConfig,
+    engine: EngineChoice,
+    /// Idle HeavyDB connections, reused by the next jobs.
+    idle: Arc<Mutex<Vec<HeavyDbBackend>>>,
 }
 
 impl LegacyBackend {
-    pub fn new(config: LegacyConfig) -> Self {
-        Self { config }
+    /// The engine the configuration selects, or why it is not usable (a bad URL, no password).
+    pub fn new(config: &LegacyConfig) -> Result<Self, String> {
+        Ok(Self {
+            engine: config.engine()?,
+            idle: Arc::default(),
+        })
     }
 
-    /// Opens the job's database: a private in-memory one, or the configured file.
-    fn open(&self) -> Result<SqliteBackend, SqlError> {
-        match &self.config.database {
-            None => SqliteBackend::in_memory(),
-            Some(path) => SqliteBackend::open(path),
+    /// The engine name reported in job results and metrics.
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            EngineChoice::Embedded { .. } => EMBEDDED_SQL,
+            EngineChoice::HeavyDb(_) => hop_heavydb::NAME,
+        }
+    }
+
+    /// Runs the SQL workflow on the job's database: a private in-memory one, the configured
+    /// file, or an idle (else new) HeavyDB connection, given back after a job that went well.
+    fn run_sql(
+        &self,
+        job_id: &str,
+        matrix: &hop_core::PnlMatrix,
+    ) -> Result<LegacyOutput, SqlError> {
+        match &self.engine {
+            EngineChoice::Embedded { database: None } => {
+                hop_sql::run(SqliteBackend::in_memory()?, job_id, matrix)
+            }
+            EngineChoice::Embedded {
+                database: Some(path),
+            } => hop_sql::run(SqliteBackend::open(path)?, job_id, matrix),
+            EngineChoice::HeavyDb(config) => {
+                let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let mut heavy = match idle {
+                    Some(heavy) => heavy,
+                    None => HeavyDbBackend::connect(config.clone())?,
+                };
+                let out = hop_sql::run(&mut heavy, job_id, matrix)?;
+                self.idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(heavy);
+                Ok(out)
+            }
         }
     }
 
@@ -46,13 +88,11 @@ impl LegacyBackend {
         options: &JobOptions,
     ) -> Result<Prepared, JobError> {
         let (matrix, inversions) = ulta(matrix, options)?;
-        let sql_error = |e: SqlError| {
+        let out = self.run_sql(job_id, &matrix).map_err(|e| {
             JobError::internal(format!(
                 "the legacy SQL workflow failed for job {job_id}: {e}"
             ))
-        };
-        let database = self.open().map_err(sql_error)?;
-        let out = hop_sql::run(database, job_id, &matrix).map_err(sql_error)?;
+        })?;
         Ok(Prepared::assemble(
             out.matrix,
             inversions,
@@ -69,18 +109,25 @@ impl EngineBackend for LegacyBackend {
     }
 
     fn engine(&self) -> Result<&'static str, JobError> {
-        Ok(EMBEDDED_SQL)
+        Ok(self.engine_name())
     }
 
     fn device(&self) -> String {
-        let database = match &self.config.database {
-            None => "a private in-memory database per job".to_owned(),
-            Some(path) => format!("database file {}", path.display()),
-        };
-        format!(
-            "embedded SQLite {} ({database})",
-            SqliteBackend::library_version()
-        )
+        match &self.engine {
+            EngineChoice::Embedded { database } => {
+                let database = match database {
+                    None => "a private in-memory database per job".to_owned(),
+                    Some(path) => format!("database file {}", path.display()),
+                };
+                format!(
+                    "embedded SQLite {} ({database})",
+                    SqliteBackend::library_version()
+                )
+            }
+            EngineChoice::HeavyDb(config) => {
+                format!("HeavyDB at {} (Thrift binary protocol)", config.url())
+            }
+        }
     }
 
     async fn load(&self, spec: &JobSpec, options: &JobOptions) -> Result<Loaded, JobError> {

@@ -7,10 +7,12 @@
 //! agree with green's to 1e-12 relative (tested in `hop-sql` on the real fixtures).
 //!
 //! Configuration: the common keys of `hop_runtime::ServiceConfig` plus [`LegacyConfig`]
-//! (`[legacy]`: `database`). The backend is the embedded SQL engine (SQLite); the HeavyDB Thrift
-//! backend is selected here once it exists.
+//! (`[legacy]`: `backend`, `database`, `password_file`, `heavydb_password`). `backend` is
+//! `embedded-sql` (SQLite, the default) or `heavydb://user@host:6274/database` (the HeavyDB
+//! Thrift client of `hop-heavydb`, password from `password_file` or
+//! `HOP_LEGACY_HEAVYDB_PASSWORD`, never logged); both run the same SQL text.
 //!
-//! Metrics: `hop_engine_jobs_total{side="blue",engine="embedded-sql",outcome}` and the
+//! Metrics: `hop_engine_jobs_total{side="blue",engine="embedded-sql"|"heavydb",outcome}` and the
 //! `hop_engine_job_seconds{side,engine}` histogram (from `hop_engine`).
 
 pub mod backend;
@@ -43,19 +45,17 @@ pub struct Args {
 }
 
 /// The gRPC services of the engine.
-pub fn grpc_services(config: LegacyConfig) -> GrpcServices {
-    GrpcServices::new().add_service(EngineServer::new(EngineHandler::new(LegacyBackend::new(
-        config,
-    ))))
+pub fn grpc_services(backend: LegacyBackend) -> GrpcServices {
+    GrpcServices::new().add_service(EngineServer::new(EngineHandler::new(backend)))
 }
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
 pub async fn run(args: Args) -> ExitCode {
     hop_runtime::service_main::<LegacyConfig, _, _>(SERVICE, "hop-legacy", &args.common, |config, _| async move {
-        let backend = LegacyBackend::new(config.own.clone());
+        let backend = LegacyBackend::new(&config.own)?;
         tracing::info!(device = %hop_engine::EngineBackend::device(&backend), "legacy configured");
-        hop_engine::register_metrics(Side::Blue, backend::EMBEDDED_SQL);
-        Ok(grpc_services(config.own).into())
+        hop_engine::register_metrics(Side::Blue, backend.engine_name());
+        Ok(grpc_services(backend).into())
     })
     .await
 }

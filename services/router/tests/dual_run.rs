@@ -161,3 +161,52 @@ async fn a_slow_green_shadow_never_delays_the_client() {
         status.latch_reason
     );
 }
+
+/// Runs `spec` on an engine to its `Finished` result.
+async fn engine_result(
+    engine: &hop_runtime::testing::ServiceProcess,
+    spec: hop_proto::v1::JobSpec,
+) -> hop_proto::v1::JobResult {
+    use futures::StreamExt;
+    use hop_proto::v1::job_event::Event;
+    let mut client = hop_proto::v1::engine_client::EngineClient::new(engine.channel().await)
+        .max_decoding_message_size(1 << 28);
+    let mut stream = client
+        .run(hop_proto::v1::RunRequest { spec: Some(spec) })
+        .await
+        .expect("run")
+        .into_inner();
+    while let Some(event) = stream.next().await {
+        if let Some(Event::Finished(finished)) = event.expect("no stream error").event {
+            return finished.result.expect("a result");
+        }
+    }
+    panic!("no Finished event");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_noise_floor_is_exactly_zero() {
+    // The same job twice on the same side, compared with tolerance 0: bit-identical by design.
+    let backends = Backends::start();
+    let mut validator = hop_proto::v1::validator_client::ValidatorClient::new(
+        backends.validator.channel().await,
+    )
+    .max_encoding_message_size(1 << 28);
+    for (side, engine) in [("blue", &backends.legacy), ("green", &backends.compute)] {
+        let first = engine_result(engine, common::spec(&format!("{side}-a"))).await;
+        let second = engine_result(engine, common::spec(&format!("{side}-a"))).await;
+        let reply = validator
+            .compare(hop_proto::v1::CompareRequest {
+                job_id: format!("noise-{side}-vs-{side}"),
+                blue: Some(first),
+                green: Some(second),
+                tolerance: Some(0.0),
+            })
+            .await
+            .expect("compared")
+            .into_inner();
+        assert!(reply.matched, "{side} vs {side}: {:?}", reply.mismatches);
+        assert_eq!(reply.max_relative_difference, 0.0, "{side} vs {side}");
+        assert!(reply.fields_compared > 2500, "{}", reply.fields_compared);
+    }
+}
