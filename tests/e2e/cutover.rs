@@ -23,7 +23,10 @@ async fn wait_status(
         if done(&status) {
             return start.elapsed();
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "{what}: {status:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what}: {status:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -43,17 +46,27 @@ async fn emergency_rollback_is_immediate_and_survives_a_restart() {
         .await
         .expect("rollback")
         .into_inner();
-    assert!(status.latched && status.effective_green_percent == 0, "{status:?}");
+    assert!(
+        status.latched && status.effective_green_percent == 0,
+        "{status:?}"
+    );
     let side = cluster.submit_small("after").await;
     let elapsed = command.elapsed();
     assert_eq!(side, Side::Blue);
-    println!("emergency rollback: next job on blue {:.1} ms after the command", elapsed.as_secs_f64() * 1e3);
+    println!(
+        "emergency rollback: next job on blue {:.1} ms after the command",
+        elapsed.as_secs_f64() * 1e3
+    );
     assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
 
     cluster.stack.restart("router").expect("router restarts");
     let status = cluster.cutover().await;
     assert!(status.latched, "the latch survives a restart: {status:?}");
-    assert!(status.latch_reason.contains("e2e drill"), "{}", status.latch_reason);
+    assert!(
+        status.latch_reason.contains("e2e drill"),
+        "{}",
+        status.latch_reason
+    );
     assert_eq!(cluster.submit_small("after-restart").await, Side::Blue);
 
     let refused = cluster
@@ -70,10 +83,17 @@ async fn emergency_rollback_is_immediate_and_survives_a_restart() {
         .await
         .expect("resume")
         .into_inner();
-    assert!(!status.latched && status.effective_green_percent == 100, "{status:?}");
+    assert!(
+        !status.latched && status.effective_green_percent == 100,
+        "{status:?}"
+    );
     assert_eq!(cluster.submit_small("resumed").await, Side::Green);
     for job in ["before", "after", "after-restart", "resumed"] {
-        assert_eq!(cluster.settled(job).await.state(), JobState::Succeeded, "{job}");
+        assert_eq!(
+            cluster.settled(job).await.state(),
+            JobState::Succeeded,
+            "{job}"
+        );
     }
 }
 
@@ -86,14 +106,21 @@ async fn a_change_of_the_watched_file_applies_without_a_restart() {
         s.stage == "green" && s.effective_green_percent == 100
     })
     .await;
-    println!("cut-over file change applied after {:.0} ms", took.as_secs_f64() * 1e3);
+    println!(
+        "cut-over file change applied after {:.0} ms",
+        took.as_secs_f64() * 1e3
+    );
     assert_eq!(cluster.submit_small("green-1").await, Side::Green);
     // An invalid file keeps the last good state.
     cluster.write_stage("stage = \"sideways\"\n");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(cluster.cutover().await.stage, "green");
     for job in ["legacy-1", "green-1"] {
-        assert_eq!(cluster.settled(job).await.state(), JobState::Succeeded, "{job}");
+        assert_eq!(
+            cluster.settled(job).await.state(),
+            JobState::Succeeded,
+            "{job}"
+        );
     }
 }
 
@@ -119,16 +146,33 @@ async fn rehearsal_dual_10_50_90_100() {
     let cluster = Cluster::start_with_stage(0, Some("stage = \"legacy\"\n"), &[]);
     let stages = [
         ("dual", "stage = \"dual\"\n", 0),
-        ("weighted 10 %", "stage = \"weighted\"\ngreen_percent = 10\n", 10),
-        ("weighted 50 %", "stage = \"weighted\"\ngreen_percent = 50\n", 50),
-        ("weighted 90 %", "stage = \"weighted\"\ngreen_percent = 90\n", 90),
+        (
+            "weighted 10 %",
+            "stage = \"weighted\"\ngreen_percent = 10\n",
+            10,
+        ),
+        (
+            "weighted 50 %",
+            "stage = \"weighted\"\ngreen_percent = 50\n",
+            50,
+        ),
+        (
+            "weighted 90 %",
+            "stage = \"weighted\"\ngreen_percent = 90\n",
+            90,
+        ),
         ("green 100 %", "stage = \"green\"\n", 100),
     ];
     let mut reports = Vec::new();
     for (n, (name, toml, percent)) in stages.iter().enumerate() {
         cluster.write_stage(toml);
-        wait_status(&cluster, name, |s| s.effective_green_percent == *percent && !s.latched).await;
-        let ids: Vec<String> = (0..per_stage).map(|i| format!("rehearsal-{n}-{i}")).collect();
+        wait_status(&cluster, name, |s| {
+            s.effective_green_percent == *percent && !s.latched
+        })
+        .await;
+        let ids: Vec<String> = (0..per_stage)
+            .map(|i| format!("rehearsal-{n}-{i}"))
+            .collect();
         for id in &ids {
             cluster.submit_small(id).await;
         }
@@ -178,7 +222,18 @@ async fn rehearsal_dual_10_50_90_100() {
         assert_eq!(r.mismatches, 0, "{r:?}");
     }
     let (dual, green) = (&reports[0], &reports[4]);
-    assert_eq!((dual.blue, dual.shadows), (per_stage, per_stage), "dual: blue primary, green shadow");
-    assert_eq!((green.green, green.shadows), (per_stage, 0), "green: no shadow");
-    assert!(reports[1..4].iter().all(|r| r.shadows == r.jobs), "weighted: always a shadow");
+    assert_eq!(
+        (dual.blue, dual.shadows),
+        (per_stage, per_stage),
+        "dual: blue primary, green shadow"
+    );
+    assert_eq!(
+        (green.green, green.shadows),
+        (per_stage, 0),
+        "green: no shadow"
+    );
+    assert!(
+        reports[1..4].iter().all(|r| r.shadows == r.jobs),
+        "weighted: always a shadow"
+    );
 }

@@ -25,7 +25,10 @@ use tonic::transport::{Channel, Endpoint};
 pub struct BearerToken;
 
 impl Interceptor for BearerToken {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         let value = format!("Bearer {ADMIN_TOKEN}")
             .parse()
             .map_err(|_| tonic::Status::internal("bad token"))?;
@@ -192,7 +195,10 @@ impl Cluster {
             if finished && record.validation() != ValidationOutcome::Pending {
                 return record;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{job_id} never settled");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{job_id} never settled"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

@@ -31,6 +31,9 @@ pub enum CliError {
     /// A service could not be started or stopped.
     #[error("{0}")]
     Stack(String),
+    /// The chosen engine cannot run (e.g. `--engine gpu` without a usable GPU).
+    #[error("{0}")]
+    Engine(String),
     /// A gRPC call failed.
     #[error("{what}: {message}")]
     Rpc { what: String, message: String },
@@ -51,6 +54,7 @@ impl CliError {
             CliError::Report(_)
             | CliError::Write { .. }
             | CliError::Stack(_)
+            | CliError::Engine(_)
             | CliError::Rpc { .. }
             | CliError::JobFailed { .. } => 1,
         }

@@ -77,9 +77,7 @@ pub fn router(explicit: Option<&str>) -> Result<String, CliError> {
 }
 
 /// A channel to the router: `explicit` (flag or `HOP_ROUTER`), else the local `hop up`'s.
-pub async fn router_channel(
-    explicit: Option<&str>,
-) -> Result<tonic::transport::Channel, CliError> {
+pub async fn router_channel(explicit: Option<&str>) -> Result<tonic::transport::Channel, CliError> {
     let uri = router(explicit)?;
     tonic::transport::Endpoint::from_shared(uri.clone())
         .map_err(|e| CliError::Usage(format!("--router {uri}: {e}")))?

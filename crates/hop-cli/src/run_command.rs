@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Args;
-use hop_core::eval::{CpuEvaluator, Evaluator};
+use hop_compute::EngineChoice;
 use hop_core::run::{JobProgress, Prepared, run_search};
 use hop_core::{Aggregation, Algorithm, JobOptions, Metric};
 use hop_report::RunInfo;
@@ -26,6 +26,10 @@ pub struct RunArgs {
     /// Print no progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Evaluator: `auto` (the GPU when one is usable, else the CPU; the choice is logged and in
+    /// results.json), `cpu`, or `gpu` (fails with the reason when no GPU is usable).
+    #[arg(long, default_value = "auto")]
+    pub engine: EngineChoice,
 }
 
 /// The job options as flags (shared by `hop run` and `hop submit`).
@@ -116,8 +120,20 @@ pub struct JobOutput {
     pub timings: Vec<(String, f64)>,
 }
 
-/// One job in process, the path every engine will wrap: CSV file -> run folder under `out`.
+/// One job in process on the CPU evaluator: CSV file -> run folder under `out`.
 pub fn run_job(
+    csv: &Path,
+    options: &JobOptions,
+    out: &Path,
+    progress: &(dyn Fn(JobProgress) + Sync),
+) -> Result<JobOutput, CliError> {
+    let cpu = hop_compute::Engine::resolve(EngineChoice::Cpu);
+    run_job_on(&cpu, csv, options, out, progress)
+}
+
+/// One job in process on `engine`'s evaluator (the GPU one when it is the engine).
+pub fn run_job_on(
+    engine: &hop_compute::Engine,
     csv: &Path,
     options: &JobOptions,
     out: &Path,
@@ -142,8 +158,10 @@ pub fn run_job(
     step("parse", &mut timings);
     let prepared = Prepared::new(matrix, options, None)?;
     step("prepare", &mut timings);
-    let eval = CpuEvaluator::new(&prepared.problem);
-    let result = run_search(&prepared, options, &eval, progress);
+    let eval = engine
+        .evaluator(&prepared.problem, options)
+        .map_err(|e| CliError::Engine(e.message))?;
+    let result = run_search(&prepared, options, &*eval, progress);
     step("search", &mut timings);
     let info = RunInfo {
         job_id: None,
@@ -189,7 +207,20 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         result,
         folder,
         timings,
-    } = run_job(&args.csv, &args.options.options(), &args.out, &progress)?;
+    } = {
+        let engine = hop_compute::Engine::resolve(args.engine);
+        let name = engine.name().map_err(|e| CliError::Engine(e.message))?;
+        if !args.quiet {
+            eprintln!("engine: {name} ({})", engine.device());
+        }
+        run_job_on(
+            &engine,
+            &args.csv,
+            &args.options.options(),
+            &args.out,
+            &progress,
+        )?
+    };
     for size in &result.sizes {
         for a in &size.algorithms {
             println!(

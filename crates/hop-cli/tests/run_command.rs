@@ -172,3 +172,51 @@ fn a_sweep_writes_one_best_portfolio_file_per_size() {
     only_file_starting(&folder, "equity_curves_Best_Portfolio_Size11_");
     assert!(String::from_utf8_lossy(&result.stderr).contains("progress: size 11 SA"));
 }
+
+/// `--engine gpu` without a usable GPU fails with the reason and writes nothing; `auto` falls
+/// back to the CPU and says so; `cpu` is the CPU. On a GPU machine, `gpu` runs and reports it.
+#[test]
+fn engine_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_arg = out.display().to_string();
+    let csv = "../../fixtures/sensex_500x82.csv";
+    let common = [
+        "run",
+        "--csv",
+        csv,
+        "--portfolio-size",
+        "10",
+        "--budget",
+        "300",
+    ];
+    let with = |engine: &str| {
+        let mut args = common.to_vec();
+        args.extend(["--out", &out_arg, "--engine", engine]);
+        hop(&args)
+    };
+    let gpu = with("gpu");
+    let stderr = String::from_utf8_lossy(&gpu.stderr).into_owned();
+    let gpu_usable = gpu.status.success();
+    if gpu_usable {
+        let results = std::fs::read_to_string(last_line(&gpu).join("results.json")).unwrap();
+        assert!(results.contains("\"engine\": \"gpu\""), "{results}");
+    } else {
+        assert_eq!(gpu.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("no usable GPU"), "{stderr}");
+        assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+    }
+    let auto = with("auto");
+    assert!(auto.status.success());
+    let stderr = String::from_utf8_lossy(&auto.stderr).into_owned();
+    let expected = if gpu_usable {
+        "engine: gpu"
+    } else {
+        "engine: cpu"
+    };
+    assert!(stderr.contains(expected), "{stderr}");
+    let cpu = with("cpu");
+    assert!(cpu.status.success());
+    let results = std::fs::read_to_string(last_line(&cpu).join("results.json")).unwrap();
+    assert!(results.contains("\"engine\": \"cpu\""), "{results}");
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures::Stream;
 use hop_contract::{ResultSource, options_from_proto, progress_event, result_to_proto};
 use hop_core::JobOptions;
-use hop_core::eval::CpuEvaluator;
+use hop_core::eval::{CpuEvaluator, Evaluator};
 use hop_core::run::{JobProgress, Prepared, run_search};
 use hop_proto::v1::engine_server::Engine;
 use hop_proto::v1::job_event::{Event, Failed, Finished, Started};
@@ -45,6 +45,17 @@ pub trait EngineBackend: Send + Sync + 'static {
     /// block: it is awaited on the runtime, so CPU-heavy or blocking work belongs in
     /// `spawn_blocking`.
     async fn load(&self, spec: &JobSpec, options: &JobOptions) -> Result<Loaded, JobError>;
+    /// The evaluator that scores the job's portfolios, called on the blocking thread that runs
+    /// the search. Every evaluator returns the CPU reference's bits; the default is that
+    /// reference, `CpuEvaluator`.
+    fn evaluator<'a>(
+        &self,
+        prepared: &'a Loaded,
+        options: &JobOptions,
+    ) -> Result<Box<dyn Evaluator + 'a>, JobError> {
+        let _ = options;
+        Ok(Box::new(CpuEvaluator::new(&prepared.problem)))
+    }
 }
 
 /// Describes the metrics so that `/metrics` lists them from the start.
@@ -130,7 +141,7 @@ async fn run_job<B: EngineBackend>(backend: Arc<B>, spec: JobSpec, emitter: Arc<
     let job_id = spec.job_id.clone();
     let side = backend.side();
     let engine = backend.engine().unwrap_or("none");
-    let outcome = match job(&*backend, spec, &emitter, started).await {
+    let outcome = match job(&backend, spec, &emitter, started).await {
         Ok(result) => {
             let event = emitter.event(Event::Finished(Finished {
                 result: Some(result),
@@ -168,7 +179,7 @@ fn cancelled() -> JobError {
 }
 
 async fn job<B: EngineBackend>(
-    backend: &B,
+    backend: &Arc<B>,
     spec: JobSpec,
     emitter: &Arc<Emitter>,
     started: Instant,
@@ -202,9 +213,12 @@ async fn job<B: EngineBackend>(
         "data prepared; searching"
     );
     let search_emitter = emitter.clone();
-    let run = tokio::task::spawn_blocking(move || search(&prepared, &options, &search_emitter))
-        .await
-        .map_err(|e| JobError::internal(format!("the search stopped unexpectedly: {e}")))?;
+    let search_backend = backend.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        search(&*search_backend, &prepared, &options, &search_emitter)
+    })
+    .await
+    .map_err(|e| JobError::internal(format!("the search stopped unexpectedly: {e}")))??;
     Ok(result_to_proto(
         &run,
         &ResultSource {
@@ -217,9 +231,14 @@ async fn job<B: EngineBackend>(
     ))
 }
 
-/// Runs the search on the CPU evaluator (a blocking call), sending throttled progress.
-fn search(prepared: &Prepared, options: &JobOptions, emitter: &Emitter) -> hop_core::RunResult {
-    let eval = CpuEvaluator::new(&prepared.problem);
+/// Runs the search on the backend's evaluator (a blocking call), sending throttled progress.
+fn search<B: EngineBackend>(
+    backend: &B,
+    prepared: &Prepared,
+    options: &JobOptions,
+    emitter: &Emitter,
+) -> Result<hop_core::RunResult, JobError> {
+    let eval = backend.evaluator(prepared, options)?;
     let throttle = Throttle::new(options);
     let progress = |p: JobProgress| {
         if emitter.closed() {
@@ -229,5 +248,5 @@ fn search(prepared: &Prepared, options: &JobOptions, emitter: &Emitter) -> hop_c
             emitter.try_send(progress_event(emitter.job_id(), &p, percent));
         });
     };
-    run_search(prepared, options, &eval, &progress)
+    Ok(run_search(prepared, options, &*eval, &progress))
 }

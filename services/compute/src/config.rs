@@ -7,15 +7,29 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineChoice {
-    /// The GPU when one is usable, else the CPU. GPU kernels are not built yet, so this is the CPU
-    /// today (and `Describe` and `Started.engine` say "cpu").
+    /// The GPU when the start-up probe finds one usable (driver, device, NVRTC), else the CPU
+    /// (logged with the reason). `Describe` and `Started.engine` say which ("gpu" or "cpu").
     #[default]
     Auto,
-    /// The CPU evaluator (rayon over the algorithms).
+    /// The CPU evaluator (rayon over the algorithms); the GPU is not probed.
     Cpu,
-    /// The GPU only: every job fails with `ENGINE_UNAVAILABLE` ("no usable GPU: ...") and
-    /// `Describe` with `FAILED_PRECONDITION` until the GPU kernels exist. Never a panic.
+    /// The GPU only: without a usable GPU every job fails with `ENGINE_UNAVAILABLE` ("no usable
+    /// GPU: <reason>") and `Describe` with `FAILED_PRECONDITION`. Never a panic.
     Gpu,
+}
+
+impl std::str::FromStr for EngineChoice {
+    type Err = String;
+
+    /// `auto`, `cpu` or `gpu` (any case), as on the command line (`hop run --engine gpu`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            other => Err(format!("unknown engine {other:?}; use auto, cpu or gpu")),
+        }
+    }
 }
 
 /// `[compute]` keys.
@@ -53,6 +67,15 @@ mod tests {
             .own;
         assert_eq!(own.engine, EngineChoice::Gpu);
         assert_eq!(own.ingest.as_deref(), Some("http://127.0.0.1:50051"));
+
+        assert_eq!(" GPU ".parse::<EngineChoice>(), Ok(EngineChoice::Gpu));
+        assert_eq!("auto".parse::<EngineChoice>(), Ok(EngineChoice::Auto));
+        assert!(
+            "tpu"
+                .parse::<EngineChoice>()
+                .unwrap_err()
+                .contains("auto, cpu or gpu")
+        );
 
         let bad = MapSource::new().with_env("HOP_COMPUTE_ENGINE", "tpu");
         assert!(load::<ComputeConfig>("compute", &CommonArgs::default(), &bad).is_err());

@@ -1,18 +1,23 @@
-//! The green compute engine (`hop-compute`): `hop.v1.Engine` over the CPU evaluator.
+//! The green compute engine (`hop-compute`): `hop.v1.Engine` over the GPU or CPU evaluator.
 //!
 //! One gRPC server hosts `hop.v1.Engine` (the shared `hop_engine::EngineHandler` over
-//! [`engine::ComputeBackend`]) plus health, reflection and `/metrics` from `hop-runtime`. A job's matrix comes over Arrow Flight from `hop-ingest`, or — for a `csv_path`
-//! when no ingest service is configured — from a local parse ([`source`]). The search runs with
-//! `hop_core::run::run_search` and `hop_core::eval::CpuEvaluator`, so its results are bit-identical
-//! to any other in-process run of the same job.
+//! [`engine::ComputeBackend`]) plus health, reflection and `/metrics` from `hop-runtime`. A job's
+//! matrix comes over Arrow Flight from `hop-ingest`, or — for a `csv_path` when no ingest service
+//! is configured — from a local parse ([`source`]). The search runs with
+//! `hop_core::run::run_search` and the GPU evaluator (`hop_gpu::GpuEvaluator`) or
+//! `hop_core::eval::CpuEvaluator`; both give the same bits, so results are bit-identical to any
+//! other in-process run of the same job.
 //!
 //! Configuration: the common keys of `hop_runtime::ServiceConfig` plus [`ComputeConfig`]
-//! (`[compute]`: `ingest`, `engine = auto|cpu|gpu`). GPU kernels are not built yet: `auto` runs on
-//! the CPU and says so; `gpu` fails every job with `ENGINE_UNAVAILABLE` and `Describe` with
-//! `FAILED_PRECONDITION`, "no usable GPU: GPU kernels are not built yet".
+//! (`[compute]`: `ingest`, `engine = auto|cpu|gpu`). The GPU is probed once at start: `auto` uses
+//! it when usable and otherwise runs on the CPU, logging "auto: no usable GPU (<reason>), using the
+//! CPU"; `gpu` without a usable GPU fails every job with `ENGINE_UNAVAILABLE` and `Describe` with
+//! `FAILED_PRECONDITION`, "no usable GPU: <reason>".
 //!
 //! Metrics: `hop_engine_jobs_total{side="green",engine,outcome}` and the
-//! `hop_engine_job_seconds{side,engine}` histogram (from `hop_engine`).
+//! `hop_engine_job_seconds{side,engine}` histogram (from `hop_engine`); on a GPU,
+//! `hop_gpu_memory_used_bytes`, `hop_gpu_utilization_ratio` and `hop_gpu_evaluations_total{path}`
+//! ([`engine`]).
 
 pub mod config;
 pub mod engine;
@@ -25,8 +30,8 @@ use hop_runtime::GrpcServices;
 use hop_runtime::config::CommonArgs;
 
 pub use config::{ComputeConfig, EngineChoice};
-pub use engine::ComputeBackend;
-use hop_engine::EngineHandler;
+pub use engine::{ComputeBackend, Engine};
+use hop_engine::{EngineBackend, EngineHandler};
 use hop_proto::v1::Side;
 
 /// The service name (config section, env prefix, ready line).
@@ -44,11 +49,14 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
-/// The gRPC services of the engine.
+/// The gRPC services of the engine (resolving the engine: see [`ComputeBackend::new`]).
 pub fn grpc_services(config: ComputeConfig) -> GrpcServices {
-    GrpcServices::new().add_service(EngineServer::new(EngineHandler::new(ComputeBackend::new(
-        config,
-    ))))
+    services_for(ComputeBackend::new(config))
+}
+
+/// The gRPC services over a backend already made.
+pub fn services_for(backend: ComputeBackend) -> GrpcServices {
+    GrpcServices::new().add_service(EngineServer::new(EngineHandler::new(backend)))
 }
 
 /// Runs the service until SIGINT/SIGTERM and its drain; the exit code says how it went.
@@ -58,16 +66,17 @@ pub async fn run(args: Args) -> ExitCode {
         "hop-compute",
         &args.common,
         |config, _| async move {
-            match engine::resolve(config.own.engine) {
-                Ok(engine) => {
-                    tracing::info!(configured = ?config.own.engine, engine,
-                    ingest = ?config.own.ingest, "compute configured");
-                    hop_engine::register_metrics(Side::Green, engine);
-                }
-                Err(e) => tracing::warn!(configured = ?config.own.engine, error = %e.message,
-                "every job will fail"),
+            let own = config.own;
+            // Probing the GPU compiles the kernels (about a second): off the runtime's threads.
+            let backend = tokio::task::spawn_blocking(move || ComputeBackend::new(own))
+                .await
+                .map_err(|e| format!("resolving the engine stopped: {e}"))?;
+            // Without an engine (`gpu` and no usable GPU) `ComputeBackend::new` has logged why.
+            if let Ok(engine) = backend.engine() {
+                tracing::info!(engine, device = %backend.device(), "compute configured");
+                hop_engine::register_metrics(Side::Green, engine);
             }
-            Ok(grpc_services(config.own).into())
+            Ok(services_for(backend).into())
         },
     )
     .await

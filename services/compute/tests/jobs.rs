@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, kinds};
+use common::{Server, auto_engine, kinds};
 use hop_core::eval::CpuEvaluator;
 use hop_core::run::{Prepared, run_search};
 use hop_core::{JobOptions, RunResult};
@@ -63,7 +63,7 @@ fn finished(job_id: &str, events: &[JobEvent]) -> JobResult {
     let Some(Event::Started(started)) = &events[0].event else {
         unreachable!()
     };
-    assert_eq!(started.engine, "cpu");
+    assert_eq!(started.engine, auto_engine());
     assert_eq!(started.side(), Side::Green);
     let mut last_percent = 0.0;
     for event in &events[1..events.len() - 1] {
@@ -82,7 +82,7 @@ fn finished(job_id: &str, events: &[JobEvent]) -> JobResult {
 }
 
 fn assert_matches(result: &JobResult, expected: &RunResult) {
-    assert_eq!(result.engine, "cpu");
+    assert_eq!(result.engine, auto_engine());
     assert_eq!(result.side(), Side::Green);
     assert_eq!(result.seed, 42);
     let domain: Vec<_> = expected.sizes.iter().flat_map(|s| &s.algorithms).collect();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, failure, kinds};
+use common::{Server, auto_engine, failure, kinds};
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{DescribeRequest, JobOptions, JobSpec, RunRequest, Side};
 use hop_runtime::testing::assert_serving;
@@ -116,12 +116,24 @@ async fn unreachable_ingest_is_unavailable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gpu_engine_fails_clearly() {
+    let reason = match hop_gpu::Gpu::probe() {
+        Ok(info) => {
+            println!("skipped: a GPU is usable here ({})", info.describe());
+            return;
+        }
+        Err(e) => e.to_string(),
+    };
     let compute = Server::compute(&["--set", "engine=gpu"]);
     let events = compute.run(spec(Input::CsvPath(csv()), small())).await;
     assert_eq!(kinds(&events), ["started", "failed"]);
     let (code, message) = failure(&events);
     assert_eq!(code, "ENGINE_UNAVAILABLE");
-    assert_eq!(message, "no usable GPU: GPU kernels are not built yet");
+    // The probe's own reason, e.g. "no usable GPU: the CUDA driver library (libcuda) is not
+    // installed or not on the library path".
+    assert_eq!(
+        message,
+        format!("{}: {reason}", hop_compute::engine::NO_GPU)
+    );
     let status = compute
         .engine()
         .await
@@ -129,10 +141,7 @@ async fn gpu_engine_fails_clearly() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::FailedPrecondition);
-    assert_eq!(
-        status.message(),
-        "no usable GPU: GPU kernels are not built yet"
-    );
+    assert_eq!(status.message(), message);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -147,8 +156,25 @@ async fn describe_says_cpu_and_health_is_serving() {
             .unwrap()
             .into_inner();
         assert_eq!(info.side(), Side::Green);
-        assert_eq!(info.engine, "cpu");
-        assert!(info.device.starts_with("cpu: "), "{}", info.device);
+        let engine = if extra.is_empty() {
+            auto_engine()
+        } else {
+            "cpu"
+        };
+        assert_eq!(info.engine, engine);
+        assert!(
+            info.device.starts_with(&format!("{engine}: ")),
+            "{}",
+            info.device
+        );
+        if extra.is_empty() && engine == "cpu" {
+            // auto says why it is on the CPU.
+            assert!(
+                info.device.contains("(engine = auto: no usable GPU: "),
+                "{}",
+                info.device
+            );
+        }
         assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
 
         assert_serving(compute.channel().await, &["", "hop.v1.Engine"]).await;

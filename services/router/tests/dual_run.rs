@@ -188,10 +188,9 @@ async fn engine_result(
 async fn the_noise_floor_is_exactly_zero() {
     // The same job twice on the same side, compared with tolerance 0: bit-identical by design.
     let backends = Backends::start();
-    let mut validator = hop_proto::v1::validator_client::ValidatorClient::new(
-        backends.validator.channel().await,
-    )
-    .max_encoding_message_size(1 << 28);
+    let mut validator =
+        hop_proto::v1::validator_client::ValidatorClient::new(backends.validator.channel().await)
+            .max_encoding_message_size(1 << 28);
     for (side, engine) in [("blue", &backends.legacy), ("green", &backends.compute)] {
         let first = engine_result(engine, common::spec(&format!("{side}-a"))).await;
         let second = engine_result(engine, common::spec(&format!("{side}-a"))).await;

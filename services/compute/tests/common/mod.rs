@@ -84,3 +84,16 @@ pub fn failure(events: &[JobEvent]) -> (String, String) {
         other => panic!("the job did not fail: {other:?}"),
     }
 }
+
+/// What `engine = auto` resolves to on this machine: "gpu" when the GPU probe succeeds here (a
+/// machine with a usable GPU), else "cpu" — a failure instead when `HOP_REQUIRE_GPU=1`.
+pub fn auto_engine() -> &'static str {
+    static ENGINE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| match hop_gpu::Gpu::probe() {
+        Ok(_) => "gpu",
+        Err(e) if std::env::var("HOP_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("HOP_REQUIRE_GPU=1 but the GPU is not usable: {e}")
+        }
+        Err(_) => "cpu",
+    })
+}
