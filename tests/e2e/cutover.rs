@@ -166,8 +166,10 @@ async fn rehearsal_dual_10_50_90_100() {
     let mut reports = Vec::new();
     for (n, (name, toml, percent)) in stages.iter().enumerate() {
         cluster.write_stage(toml);
+        // The stage too: `legacy` (the start) and `dual` both have an effective weight of 0.
+        let stage = name.split(' ').next().unwrap_or_default();
         wait_status(&cluster, name, |s| {
-            s.effective_green_percent == *percent && !s.latched
+            s.stage == stage && s.effective_green_percent == *percent && !s.latched
         })
         .await;
         let ids: Vec<String> = (0..per_stage)

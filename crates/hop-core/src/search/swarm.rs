@@ -53,6 +53,10 @@ pub fn run(ctx: &mut Ctx) {
             }
             let explore = (EXPLORATION * 2.0 * ctx.rng.unit()).round() as usize;
             for _ in 0..explore.min(ctx.n - k) {
+                // With few strategies beyond k, what was pulled in can already be all of them.
+                if keep.len() >= ctx.n {
+                    break;
+                }
                 let j = ctx.random_outsider(&keep);
                 keep.insert(ctx.rng.below(keep.len() + 1), j);
             }
