@@ -2,6 +2,8 @@
 //! shared search in this process, its per-strategy metrics (from SQL) agree with the Rust ones to
 //! 1e-12 relative, and refusals say what to do.
 
+mod common;
+
 use std::path::Path;
 
 use futures::StreamExt;
@@ -49,14 +51,6 @@ async fn run(server: &ServiceProcess, input: Input) -> Vec<JobEvent> {
     events
 }
 
-fn relative(a: f64, b: f64) -> f64 {
-    if a == b {
-        0.0
-    } else {
-        (a - b).abs() / a.abs().max(b.abs())
-    }
-}
-
 async fn check_job(server: &ServiceProcess) {
     let csv = hop_core::fixtures::path(FIXTURE).display().to_string();
     let events = run(server, Input::CsvPath(csv)).await;
@@ -94,18 +88,18 @@ async fn check_job(server: &ServiceProcess) {
     // The SQL metrics are those of the matrix after ULTA.
     let rust = all_strategy_metrics(&prepared.matrix);
     assert_eq!(result.strategy_metrics.len(), rust.len());
-    let mut worst = 0.0f64;
-    for (sql, rust) in result.strategy_metrics.iter().zip(&rust) {
-        for (a, b) in [
-            (sql.roi, rust.roi),
-            (sql.max_drawdown, rust.max_drawdown),
-            (sql.win_percentage, rust.win_percentage),
-            (sql.profit_factor, rust.profit_factor),
-            (sql.expectancy, rust.expectancy),
-        ] {
-            worst = worst.max(relative(a, b));
-        }
-    }
+    let worst = common::worst_relative(result.strategy_metrics.iter().zip(&rust).map(
+        |(sql, rust)| {
+            let rust = [
+                rust.roi,
+                rust.max_drawdown,
+                rust.win_percentage,
+                rust.profit_factor,
+                rust.expectancy,
+            ];
+            (common::five(sql), rust)
+        },
+    ));
     assert!(worst <= 1e-12, "worst relative difference {worst:e}");
     let back: hop_core::RunResult = serde_json::from_str(&result.result_json).unwrap();
     assert_eq!(back.inversions, expected.inversions);

@@ -2,6 +2,8 @@
 //! `backend = heavydb://..` runs a job against the conformance peer (pyheavydb's Thrift
 //! processor on DuckDB) and gives the same result as with the embedded engine.
 
+mod common;
+
 use std::path::Path;
 
 use futures::StreamExt;
@@ -53,14 +55,6 @@ async fn job(server: &ServiceProcess, job_id: &str) -> (String, JobResult) {
     (engine, result.expect("a finished event"))
 }
 
-fn relative(a: f64, b: f64) -> f64 {
-    if a == b {
-        0.0
-    } else {
-        (a - b).abs() / a.abs().max(b.abs())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_on_heavydb_matches_the_embedded_engine() {
     let Some(peer) = Peer::start(&[]) else { return };
@@ -98,18 +92,12 @@ async fn a_job_on_heavydb_matches_the_embedded_engine() {
         // 1e-12 relative of the Rust reference (tested in hop-sql for SQLite), so within 2e-12 of
         // each other (the fixture's worst is 9.1e-13).
         assert_eq!(got.strategy_metrics.len(), want.strategy_metrics.len());
-        let mut worst = 0.0f64;
-        for (g, w) in got.strategy_metrics.iter().zip(&want.strategy_metrics) {
-            for (a, b) in [
-                (g.roi, w.roi),
-                (g.max_drawdown, w.max_drawdown),
-                (g.win_percentage, w.win_percentage),
-                (g.profit_factor, w.profit_factor),
-                (g.expectancy, w.expectancy),
-            ] {
-                worst = worst.max(relative(a, b));
-            }
-        }
+        let worst = common::worst_relative(
+            got.strategy_metrics
+                .iter()
+                .zip(&want.strategy_metrics)
+                .map(|(g, w)| (common::five(g), common::five(w))),
+        );
         assert!(worst <= 2e-12, "worst relative difference {worst:e}");
         eprintln!("{job_id}: worst metric difference from the embedded engine {worst:e}");
     }
