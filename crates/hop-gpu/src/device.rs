@@ -580,6 +580,27 @@ impl<'a> DeviceProblem<'a> {
         })
     }
 
+    /// The end of every scoring launch: copies `out.len()` results back, waits for the stream and
+    /// accounts the launch; `what` names the copy and the run in errors.
+    fn collect(
+        &self,
+        stream: &Arc<CudaStream>,
+        d_out: &CudaSlice<f64>,
+        out: &mut [f64],
+        events: Option<(cudarc::driver::CudaEvent, cudarc::driver::CudaEvent)>,
+        what: (&'static str, &'static str),
+    ) -> Result<(), GpuError> {
+        let count = out.len();
+        stream
+            .memcpy_dtoh(&d_out.slice(0..count), out)
+            .map_err(|e| GpuError::driver(what.0, e))?;
+        stream
+            .synchronize()
+            .map_err(|e| GpuError::driver(what.1, e))?;
+        self.gpu.record_launch(events, count);
+        Ok(())
+    }
+
     fn launch_portfolios(
         &self,
         ws: &mut Workspace,
@@ -610,14 +631,13 @@ impl<'a> DeviceProblem<'a> {
             unsafe { launch.launch(eval_config(count)) }
                 .map_err(|e| GpuError::driver("launching eval_portfolios", e))?
         };
-        stream
-            .memcpy_dtoh(&d_out.slice(0..count), out)
-            .map_err(|e| GpuError::driver("copying fitness values back", e))?;
-        stream
-            .synchronize()
-            .map_err(|e| GpuError::driver("running eval_portfolios", e))?;
-        self.gpu.record_launch(events, count);
-        Ok(())
+        self.collect(
+            &stream,
+            d_out,
+            out,
+            events,
+            ("copying fitness values back", "running eval_portfolios"),
+        )
     }
 
     /// Scores single-swap moves on the GPU (the same bits as `Problem::swap_fitness`).
@@ -694,14 +714,13 @@ impl<'a> DeviceProblem<'a> {
             unsafe { launch.launch(eval_config(count)) }
                 .map_err(|e| GpuError::driver("launching eval_swaps", e))?
         };
-        stream
-            .memcpy_dtoh(&d_out.slice(0..count), out)
-            .map_err(|e| GpuError::driver("copying swap fitness values back", e))?;
-        stream
-            .synchronize()
-            .map_err(|e| GpuError::driver("running eval_swaps", e))?;
-        self.gpu.record_launch(events, count);
-        Ok(())
+        self.collect(
+            &stream,
+            d_out,
+            out,
+            events,
+            ("copying swap fitness values back", "running eval_swaps"),
+        )
     }
 
     /// The benchmark's kernel-only measurement: uploads `members` once, then launches
