@@ -14,6 +14,7 @@ use hop_proto::v1::job_event::{Event, Failed, Finished, Started};
 use hop_proto::v1::{DescribeRequest, EngineInfo, JobEvent, JobResult, JobSpec, RunRequest, Side};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use crate::JobError;
 use crate::emitter::Emitter;
@@ -113,7 +114,13 @@ impl<B: EngineBackend> Engine for EngineHandler<B> {
             .ok_or_else(|| Status::invalid_argument("RunRequest.spec is missing: send a job"))?;
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let emitter = Arc::new(Emitter::new(spec.job_id.clone(), tx));
-        tokio::spawn(run_job(self.backend.clone(), spec, emitter));
+        // Child of the request's span, so the job joins the router's trace.
+        let span = tracing::info_span!(
+            "engine.job",
+            job_id = %spec.job_id,
+            side = side_label(self.backend.side()),
+        );
+        tokio::spawn(run_job(self.backend.clone(), spec, emitter).instrument(span));
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
@@ -202,7 +209,10 @@ async fn job<B: EngineBackend>(
         return Err(cancelled());
     }
     let options = options_from_proto(spec.options.as_ref())?;
-    let prepared = backend.load(&spec, &options).await?;
+    let prepared = backend
+        .load(&spec, &options)
+        .instrument(tracing::info_span!("engine.load"))
+        .await?;
     if emitter.closed() {
         return Err(cancelled());
     }
@@ -214,8 +224,9 @@ async fn job<B: EngineBackend>(
     );
     let search_emitter = emitter.clone();
     let search_backend = backend.clone();
+    let span = tracing::info_span!("engine.search");
     let run = tokio::task::spawn_blocking(move || {
-        search(&*search_backend, &prepared, &options, &search_emitter)
+        span.in_scope(|| search(&*search_backend, &prepared, &options, &search_emitter))
     })
     .await
     .map_err(|e| JobError::internal(format!("the search stopped unexpectedly: {e}")))??;

@@ -48,21 +48,6 @@ pub fn python() -> Result<String, String> {
     }
 }
 
-/// `Some(value)`, or `None` after printing `skipped: <why>`; panics instead when
-/// `HOP_REQUIRE_EXTERNAL=1`.
-pub fn or_skip<T>(result: Result<T, String>) -> Option<T> {
-    match result {
-        Ok(value) => Some(value),
-        Err(why) if std::env::var("HOP_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
-            panic!("HOP_REQUIRE_EXTERNAL=1 but the HeavyDB peer is unavailable: {why}")
-        }
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
-}
-
 /// A running peer; killed when dropped.
 #[derive(Debug)]
 pub struct Peer {
@@ -74,7 +59,7 @@ pub struct Peer {
 impl Peer {
     /// Starts a peer on a free port with `extra` arguments, or skips (see the module).
     pub fn start(extra: &[&str]) -> Option<Peer> {
-        or_skip(python().and_then(|python| Self::spawn(python, 0, extra)))
+        hop_runtime::testing::or_skip(python().and_then(|python| Self::spawn(python, 0, extra)))
     }
 
     fn spawn(python: String, port: u16, extra: &[&str]) -> Result<Peer, String> {

@@ -141,6 +141,7 @@ where
         }
     }
     .await;
+    crate::telemetry::shutdown_tracing();
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -9,9 +9,8 @@
 //! - [`ready`]: the `HOP_READY ...` line that tells launchers and tests where a service listens.
 //! - [`launch`]: metrics + gRPC + ready line in one call, for `main.rs`.
 //! - [`process`]: start a service binary and read its ready line (launchers, tests).
-//!
-//! OpenTelemetry trace export is **not** wired yet: `otlp_endpoint` is accepted and logged, and
-//! [`telemetry::init_tracing`] is the one place to add a `tracing-opentelemetry` layer.
+//! - [`trace`]: OTLP trace export and W3C trace context across every gRPC call, so one job is one
+//!   trace across the services.
 
 pub mod config;
 mod error;
@@ -24,6 +23,7 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 
 pub use config::{CommonArgs, ConfigSource, LoadedConfig, ServiceConfig};
 pub use error::RuntimeError;

@@ -2,6 +2,10 @@
 //! temporary data directory and learn where it listens from its `HOP_READY` line. Every service's
 //! end-to-end tests use this one implementation.
 
+mod otlp_collector;
+
+pub use otlp_collector::{Collector, ReceivedSpan};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -161,5 +165,21 @@ pub async fn assert_serving(channel: Channel, services: &[&str]) {
             ServingStatus::Serving,
             "service {service:?}"
         );
+    }
+}
+
+/// `Some(value)`, or `None` after printing `skipped: <why>` for a test whose outside program
+/// (smbd, Helm, promtool, Prometheus, Docker, the HeavyDB peer) is missing here; panics instead
+/// when `HOP_REQUIRE_EXTERNAL=1` (as `.ci/run` sets), so CI can never skip silently.
+pub fn or_skip<T>(result: Result<T, String>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(why) if std::env::var("HOP_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
+            panic!("HOP_REQUIRE_EXTERNAL=1 but an outside program is unavailable: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
     }
 }

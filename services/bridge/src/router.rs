@@ -23,7 +23,8 @@ use hop_proto::v1::jobs_client::JobsClient;
 use hop_proto::v1::{
     CancelRequest, GetRequest, JobRecord, JobSpec, JobState, SubmitRequest, WatchRequest,
 };
-use tonic::transport::{Channel, Endpoint};
+use hop_runtime::trace::TracedChannel;
+use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 
 use crate::BridgeError;
@@ -38,7 +39,7 @@ const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 /// A client of the router's `Jobs` service (cheap to clone; connects lazily and reconnects).
 #[derive(Debug, Clone)]
 pub struct Router {
-    client: JobsClient<Channel>,
+    client: JobsClient<TracedChannel>,
 }
 
 impl Router {
@@ -50,7 +51,7 @@ impl Router {
             .tcp_keepalive(Some(Duration::from_secs(30)))
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(20));
-        let client = JobsClient::new(endpoint.connect_lazy())
+        let client = JobsClient::new(hop_runtime::trace::traced(endpoint.connect_lazy()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Self { client })

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tracing::Instrument;
 
 use hop_runtime::Shutdown;
 use tokio::task::{Id, JoinSet};
@@ -109,7 +110,11 @@ impl Watcher {
         }
         for claim in poll.claims {
             let name = claim.name.clone();
-            let handle = self.running.spawn(job::run(self.ctx.clone(), claim));
+            // One trace per job: this span is the root the router, engines and validator join.
+            let span = tracing::info_span!("share.job", job_file = %name, otel.kind = "consumer");
+            let handle = self
+                .running
+                .spawn(job::run(self.ctx.clone(), claim).instrument(span));
             self.names.insert(handle.id(), name);
         }
     }

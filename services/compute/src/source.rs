@@ -18,8 +18,9 @@ use hop_core::PnlMatrix;
 use hop_proto::v1::ingest_client::IngestClient;
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{FlightTicket, ImportRequest};
+use hop_runtime::trace::{TracedChannel, traced};
 use prost::Message;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use hop_engine::JobError;
 
@@ -55,7 +56,7 @@ pub async fn load_matrix(
     }
 }
 
-async fn connect(uri: &str) -> Result<Channel, JobError> {
+async fn connect(uri: &str) -> Result<TracedChannel, JobError> {
     let endpoint = Endpoint::from_shared(uri.to_owned()).map_err(|e| {
         JobError::unavailable(format!(
             "the ingest address {uri:?} is not a valid URI: {e}"
@@ -65,13 +66,14 @@ async fn connect(uri: &str) -> Result<Channel, JobError> {
         .connect_timeout(std::time::Duration::from_secs(10))
         .connect()
         .await
+        .map(traced)
         .map_err(|e| {
             JobError::unavailable(format!("cannot reach the ingest service at {uri}: {e}"))
         })
 }
 
 /// `DoGet` of a whole dataset, reassembled into a matrix.
-async fn fetch(channel: &Channel, dataset_id: &str) -> Result<PnlMatrix, JobError> {
+async fn fetch(channel: &TracedChannel, dataset_id: &str) -> Result<PnlMatrix, JobError> {
     let what = format!("cannot fetch dataset {dataset_id}");
     let mut client = FlightServiceClient::new(channel.clone())
         .max_decoding_message_size(MAX_FLIGHT_MESSAGE_BYTES);

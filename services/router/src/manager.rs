@@ -15,9 +15,11 @@ use futures::Stream;
 use hop_proto::v1::job_event::{Event, Failed, Queued};
 use hop_proto::v1::validator_client::ValidatorClient;
 use hop_proto::v1::{JobEvent, JobRecord, JobSpec, JobState, Side, ValidationOutcome};
+use hop_runtime::trace::{TracedChannel, traced};
 use tokio::sync::{Semaphore, broadcast};
 use tokio::task::AbortHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+use tracing::Instrument;
 
 use crate::config::RouterConfig;
 use crate::cutover::Cutover;
@@ -60,7 +62,7 @@ pub struct JobManager {
     /// Routing, the safety latch and the health window.
     pub(crate) cutover: Arc<Cutover>,
     /// The validator, when configured (without one, no shadow runs).
-    pub(crate) validator: Option<ValidatorClient<Channel>>,
+    pub(crate) validator: Option<ValidatorClient<TracedChannel>>,
 }
 
 impl std::fmt::Debug for JobManager {
@@ -110,7 +112,7 @@ impl JobManager {
         let validator = match &config.validator {
             None => None,
             Some(uri) => Some(
-                ValidatorClient::new(
+                ValidatorClient::new(traced(
                     Endpoint::from_shared(uri.clone())
                         .map_err(|e| {
                             RouterError::InvalidRequest(format!(
@@ -118,7 +120,7 @@ impl JobManager {
                             ))
                         })?
                         .connect_lazy(),
-                )
+                ))
                 .max_encoding_message_size(crate::runner::MAX_MESSAGE_BYTES)
                 .max_decoding_message_size(crate::runner::MAX_MESSAGE_BYTES),
             ),
@@ -194,7 +196,10 @@ impl JobManager {
         let side = record.side();
         let shadow = Some(record.shadow_side()).filter(|s| *s != Side::Unspecified);
         let (tx, _) = broadcast::channel(LIVE_BUFFER);
-        let task = tokio::spawn(crate::runner::drive(self.clone(), spec, side, shadow));
+        // Child of the Submit request's span (the caller's trace); a root after a restart.
+        let span = tracing::info_span!("router.job", job_id = %job_id, side = crate::runner::side_name(side));
+        let task =
+            tokio::spawn(crate::runner::drive(self.clone(), spec, side, shadow).instrument(span));
         live.insert(
             job_id,
             Live {

@@ -20,7 +20,9 @@ use futures::StreamExt;
 use hop_proto::v1::engine_client::EngineClient;
 use hop_proto::v1::job_event::{Event, Finished, Started};
 use hop_proto::v1::{JobRecord, JobResult, JobSpec, JobState, RunRequest, Side};
-use tonic::transport::{Channel, Endpoint};
+use hop_runtime::trace::{TracedChannel, traced};
+use tonic::transport::Endpoint;
+use tracing::Instrument;
 
 use crate::cutover::GreenSample;
 use crate::manager::JobManager;
@@ -74,25 +76,28 @@ pub async fn drive(manager: Arc<JobManager>, spec: JobSpec, primary: Side, shado
     };
     let shadow = shadow.map(|side| {
         let (manager, spec) = (manager.clone(), spec.clone());
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let outcome = tokio::time::timeout(
-                manager.config.shadow_timeout,
-                run_side(&manager, &spec, side, false),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Outcome::failed(
-                    "SHADOW_TIMEOUT",
-                    format!(
-                        "the {} shadow run took longer than {:?}",
-                        side_name(side),
-                        manager.config.shadow_timeout
-                    ),
+        tokio::spawn(
+            async move {
+                let started = Instant::now();
+                let outcome = tokio::time::timeout(
+                    manager.config.shadow_timeout,
+                    run_side(&manager, &spec, side, false),
                 )
-            });
-            (side, outcome, started.elapsed())
-        })
+                .await
+                .unwrap_or_else(|_| {
+                    Outcome::failed(
+                        "SHADOW_TIMEOUT",
+                        format!(
+                            "the {} shadow run took longer than {:?}",
+                            side_name(side),
+                            manager.config.shadow_timeout
+                        ),
+                    )
+                });
+                (side, outcome, started.elapsed())
+            }
+            .in_current_span(),
+        )
     });
 
     let started = Instant::now();
@@ -199,6 +204,7 @@ fn engine_address(manager: &JobManager, side: Side) -> Option<String> {
 
 /// Runs the job on `side` (retrying as described in the module docs); with `forward`, its
 /// `Started` and `Progress` events go into the job's history.
+#[tracing::instrument(name = "router.engine_run", skip_all, fields(side = side_name(side), primary = forward))]
 pub async fn run_side(manager: &JobManager, spec: &JobSpec, side: Side, forward: bool) -> Outcome {
     let name = side_name(side);
     let Some(address) = engine_address(manager, side) else {
@@ -210,7 +216,7 @@ pub async fn run_side(manager: &JobManager, spec: &JobSpec, side: Side, forward:
         );
     };
     let channel = match Endpoint::from_shared(address.clone()) {
-        Ok(endpoint) => endpoint.connect_lazy(),
+        Ok(endpoint) => traced(endpoint.connect_lazy()),
         Err(e) => {
             return Outcome::failed(
                 "ENGINE_UNAVAILABLE",
@@ -259,11 +265,22 @@ enum Attempt {
     Broken(String),
 }
 
+/// Whether a failed `Engine.Run` call means the engine is away rather than refusing the job:
+/// `UNAVAILABLE`, `CANCELLED` (the connection to an engine that just died closed before the call
+/// went out), or any status the client's transport made itself, which carries the transport error
+/// as its source ("transport error"). An engine's own refusals come from its trailers, sourceless.
+fn engine_away(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Cancelled
+    ) || std::error::Error::source(status).is_some()
+}
+
 async fn run_once(
     manager: &JobManager,
     spec: &JobSpec,
     side: Side,
-    channel: &Channel,
+    channel: &TracedChannel,
     forward: bool,
 ) -> Attempt {
     let job_id = &spec.job_id;
@@ -277,14 +294,12 @@ async fn run_once(
         };
         match client.run(request).await {
             Ok(response) => break response.into_inner(),
-            Err(status)
-                if status.code() == tonic::Code::Unavailable && Instant::now() < deadline =>
-            {
+            Err(status) if engine_away(&status) && Instant::now() < deadline => {
                 tracing::debug!(job_id, error = %status.message(), "engine unreachable; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            Err(status) if status.code() == tonic::Code::Unavailable => {
+            Err(status) if engine_away(&status) => {
                 return Attempt::Unreachable(status.message().to_owned());
             }
             Err(status) => {

@@ -146,6 +146,7 @@ pub async fn serve_grpc(
     let stop = Shutdown::new();
     let stop_signal = stop.clone();
     let server = tonic::transport::Server::builder()
+        .trace_fn(crate::trace::server_span)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move { stop_signal.wait().await });
 
