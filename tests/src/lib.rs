@@ -76,6 +76,26 @@ impl Cluster {
         stage: Option<&str>,
         settings: &[(&str, &str)],
     ) -> Self {
+        Self::launch(green_percent, stage, settings, None)
+    }
+
+    /// As [`Cluster::start_with_stage`], with the services logging at `log_filter` into files
+    /// (see [`Cluster::logs`]) instead of this process's stderr.
+    pub fn start_logged(
+        green_percent: u32,
+        stage: Option<&str>,
+        settings: &[(&str, &str)],
+        log_filter: &str,
+    ) -> Self {
+        Self::launch(green_percent, stage, settings, Some(log_filter))
+    }
+
+    fn launch(
+        green_percent: u32,
+        stage: Option<&str>,
+        settings: &[(&str, &str)],
+        log_filter: Option<&str>,
+    ) -> Self {
         let share = tempfile::tempdir().expect("a temporary share");
         let data = tempfile::tempdir().expect("a temporary data directory");
         let token = data.path().join("admin.token");
@@ -105,14 +125,38 @@ impl Cluster {
             share: share.path().canonicalize().expect("share path"),
             data_dir: data.path().to_path_buf(),
             green_percent,
-            log_filter: "warn".into(),
+            log_filter: log_filter.unwrap_or("warn").into(),
             settings: all
                 .iter()
                 .map(|(s, kv)| ((*s).to_owned(), (*kv).to_owned()))
                 .collect(),
         };
-        let stack = Stack::start(config).unwrap_or_else(|e| panic!("the stack starts: {e}"));
+        let stack = match log_filter {
+            None => Stack::start(config),
+            Some(_) => Stack::start_with_log_dir(config, &data.path().join("logs")),
+        };
+        let stack = stack.unwrap_or_else(|e| panic!("the stack starts: {e}"));
         Self { stack, share, data }
+    }
+
+    /// The parent of every service's data directory (`<service>/`), also holding the admin token
+    /// file `admin.token`, the cut-over file and, for [`Cluster::start_logged`], `logs/`.
+    pub fn data(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Each service's log file and its text so far (only for [`Cluster::start_logged`]).
+    pub fn logs(&self) -> Vec<(PathBuf, String)> {
+        let Ok(entries) = std::fs::read_dir(self.data.path().join("logs")) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| e.expect("log entry").path())
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).expect("log file");
+                (path, text)
+            })
+            .collect()
     }
 
     /// Rewrites the router's watched cut-over file (atomically, as a ConfigMap update does).

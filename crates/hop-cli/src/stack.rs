@@ -63,10 +63,12 @@ pub struct StackConfig {
     pub data_dir: PathBuf,
     /// The router's green weight, 0 to 100.
     pub green_percent: u32,
-    /// The services' log filter (their logs go to this process's stderr).
+    /// The services' log filter (their logs go to this process's stderr, or to files: see
+    /// [`Stack::start_with_log_dir`]).
     pub log_filter: String,
-    /// Extra `--set` settings per service, e.g. `("bridge", "poll_interval=50ms")`; they come
-    /// after the wiring, so they win.
+    /// Extra `--set` settings per service, e.g. `("bridge", "poll_interval=50ms")`, or for all
+    /// six with the service `common` (e.g. `("common", "otlp_endpoint=http://collector:4317")`);
+    /// they come after the wiring, so they win.
     pub settings: Vec<(String, String)>,
 }
 
@@ -86,14 +88,29 @@ struct Running {
 pub struct Stack {
     config: StackConfig,
     running: Vec<Running>,
+    /// Where the services' logs go: `<dir>/<service>.log`, or this process's stderr.
+    log_dir: Option<PathBuf>,
 }
 
 impl Stack {
     /// Starts the six services in order. On failure, the ones already started are stopped.
     pub fn start(config: StackConfig) -> Result<Self, String> {
+        Self::launch(config, None)
+    }
+
+    /// As [`Stack::start`], with each service's logs (its stderr) appended to
+    /// `<log_dir>/<service>.log` (a restarted service appends to the same file).
+    pub fn start_with_log_dir(config: StackConfig, log_dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(log_dir)
+            .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+        Self::launch(config, Some(log_dir.to_path_buf()))
+    }
+
+    fn launch(config: StackConfig, log_dir: Option<PathBuf>) -> Result<Self, String> {
         let mut stack = Self {
             config,
             running: Vec::new(),
+            log_dir,
         };
         for name in SERVICES {
             let args = stack.args(name);
@@ -139,7 +156,7 @@ impl Stack {
             _ => {}
         }
         for (service, setting) in &self.config.settings {
-            if service == name {
+            if service == name || service == "common" {
                 args.push("--set".into());
                 args.push(setting.clone());
             }
@@ -157,13 +174,25 @@ impl Stack {
             || ("127.0.0.1:0".to_owned(), "127.0.0.1:0".to_owned()),
             |(g, m)| (g.to_string(), m.to_string()),
         );
+        let stderr = match &self.log_dir {
+            None => Stdio::inherit(),
+            Some(dir) => {
+                let path = dir.join(format!("{name}.log"));
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?
+                    .into()
+            }
+        };
         let mut command = self.config.launcher.command(name);
         command
             .args(["--listen", &grpc, "--metrics-listen", &metrics])
             .args(args)
             .env_remove("HOP_CONFIG")
             .stdin(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let (child, ready) = spawn_service(&mut command, name, READY_TIMEOUT)?;
         let addr = |which: &str| {
             ready
@@ -200,6 +229,11 @@ impl Stack {
             .iter()
             .map(|r| (r.name, r.grpc, r.metrics))
             .collect()
+    }
+
+    /// The process id of a started service.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.find(name).map(|r| r.child.id())
     }
 
     /// Kills a service at once (SIGKILL), as a crash would.

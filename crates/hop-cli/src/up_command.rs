@@ -30,7 +30,8 @@ pub struct StackArgs {
     /// Log filter of the services (their logs go to stderr), e.g. `info`.
     #[arg(long, default_value = "warn")]
     pub log_filter: String,
-    /// A setting for one service, `SERVICE.KEY=VALUE` (e.g. `bridge.poll_interval=50ms`);
+    /// A setting for one service, `SERVICE.KEY=VALUE` (e.g. `bridge.poll_interval=50ms`), or
+    /// for all six, `common.KEY=VALUE` (e.g. `common.otlp_endpoint=http://127.0.0.1:4317`);
     /// repeatable.
     #[arg(long = "set", value_name = "SERVICE.KEY=VALUE")]
     pub settings: Vec<String>,

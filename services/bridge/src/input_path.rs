@@ -39,7 +39,7 @@ pub fn resolve(
     let path = share.input.join(&name);
     let not_found = || {
         BridgeError::Refused(format!(
-            "input_file {written:?} was not found in the share's input folder: copy the CSV to \
+            "input_file \"{written}\" was not found in the share's input folder: copy the CSV to \
              {unc_root}\\input and submit the job again."
         ))
     };
@@ -50,7 +50,7 @@ pub fn resolve(
     };
     let Ok(relative) = canonical.strip_prefix(&share.input) else {
         return Err(BridgeError::Refused(format!(
-            "input_file {written:?} is a link that leads outside the share's input folder: copy \
+            "input_file \"{written}\" is a link that leads outside the share's input folder: copy \
              the CSV itself to {unc_root}\\input and submit the job again."
         )));
     };
@@ -62,7 +62,7 @@ pub fn resolve(
         Ok(meta) if meta.is_file() => {}
         Ok(_) => {
             return Err(BridgeError::Refused(format!(
-                "input_file {written:?} is a folder, not a CSV file: name a CSV file in \
+                "input_file \"{written}\" is a folder, not a CSV file: name a CSV file in \
                  {unc_root}\\input."
             )));
         }
@@ -84,7 +84,7 @@ fn bare_name(
 ) -> Result<String, BridgeError> {
     let refuse = |why: &str| {
         BridgeError::Refused(format!(
-            "input_file {written:?} {why}: write the CSV's name (for example \
+            "input_file \"{written}\" {why}: write the CSV's name (for example \
              Python_Multi_Consolidated_20250726_161921.csv), Z:\\input\\<name> or \
              {unc_root}\\input\\<name>, and copy the CSV to {unc_root}\\input first."
         ))
@@ -235,7 +235,7 @@ mod tests {
         for (input, why) in cases {
             let message = refused(input, &share);
             assert!(message.contains(why), "{input}: {message}");
-            assert!(message.contains(&format!("{input:?}")), "{message}");
+            assert!(message.contains(&format!("\"{input}\"")), "{message}");
         }
         // A symlink in input/ that escapes it.
         fs::write(dir.path().join("outside.csv"), "").unwrap();

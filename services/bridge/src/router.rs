@@ -24,7 +24,6 @@ use hop_proto::v1::{
     CancelRequest, GetRequest, JobRecord, JobSpec, JobState, SubmitRequest, WatchRequest,
 };
 use hop_runtime::trace::TracedChannel;
-use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 
 use crate::BridgeError;
@@ -45,13 +44,9 @@ pub struct Router {
 impl Router {
     /// A client for `uri`; nothing is connected until the first call.
     pub fn new(uri: &str) -> Result<Self, BridgeError> {
-        let endpoint = Endpoint::from_shared(uri.to_owned())
-            .map_err(|e| BridgeError::Config(format!("router URI {uri:?} is not usable: {e}")))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_keepalive(Some(Duration::from_secs(30)))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(20));
-        let client = JobsClient::new(hop_runtime::trace::traced(endpoint.connect_lazy()))
+        let channel = hop_runtime::client::lazy_channel(uri)
+            .map_err(|e| BridgeError::Config(format!("router URI {uri:?} is not usable: {e}")))?;
+        let client = JobsClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Self { client })

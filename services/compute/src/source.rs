@@ -20,7 +20,6 @@ use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{FlightTicket, ImportRequest};
 use hop_runtime::trace::{TracedChannel, traced};
 use prost::Message;
-use tonic::transport::Endpoint;
 
 use hop_engine::JobError;
 
@@ -57,19 +56,14 @@ pub async fn load_matrix(
 }
 
 async fn connect(uri: &str) -> Result<TracedChannel, JobError> {
-    let endpoint = Endpoint::from_shared(uri.to_owned()).map_err(|e| {
+    let endpoint = hop_runtime::client::endpoint(uri).map_err(|e| {
         JobError::unavailable(format!(
             "the ingest address {uri:?} is not a valid URI: {e}"
         ))
     })?;
-    endpoint
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .connect()
-        .await
-        .map(traced)
-        .map_err(|e| {
-            JobError::unavailable(format!("cannot reach the ingest service at {uri}: {e}"))
-        })
+    endpoint.connect().await.map(traced).map_err(|e| {
+        JobError::unavailable(format!("cannot reach the ingest service at {uri}: {e}"))
+    })
 }
 
 /// `DoGet` of a whole dataset, reassembled into a matrix.

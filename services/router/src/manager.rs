@@ -15,10 +15,9 @@ use futures::Stream;
 use hop_proto::v1::job_event::{Event, Failed, Queued};
 use hop_proto::v1::validator_client::ValidatorClient;
 use hop_proto::v1::{JobEvent, JobRecord, JobSpec, JobState, Side, ValidationOutcome};
-use hop_runtime::trace::{TracedChannel, traced};
+use hop_runtime::trace::TracedChannel;
 use tokio::sync::{Semaphore, broadcast};
 use tokio::task::AbortHandle;
-use tonic::transport::Endpoint;
 use tracing::Instrument;
 
 use crate::config::RouterConfig;
@@ -112,15 +111,11 @@ impl JobManager {
         let validator = match &config.validator {
             None => None,
             Some(uri) => Some(
-                ValidatorClient::new(traced(
-                    Endpoint::from_shared(uri.clone())
-                        .map_err(|e| {
-                            RouterError::InvalidRequest(format!(
-                                "validator address {uri:?} is not a URI: {e}"
-                            ))
-                        })?
-                        .connect_lazy(),
-                ))
+                ValidatorClient::new(hop_runtime::client::lazy_channel(uri).map_err(|e| {
+                    RouterError::InvalidRequest(format!(
+                        "validator address {uri:?} is not a URI: {e}"
+                    ))
+                })?)
                 .max_encoding_message_size(crate::runner::MAX_MESSAGE_BYTES)
                 .max_decoding_message_size(crate::runner::MAX_MESSAGE_BYTES),
             ),

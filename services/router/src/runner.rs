@@ -20,8 +20,7 @@ use futures::StreamExt;
 use hop_proto::v1::engine_client::EngineClient;
 use hop_proto::v1::job_event::{Event, Finished, Started};
 use hop_proto::v1::{JobRecord, JobResult, JobSpec, JobState, RunRequest, Side};
-use hop_runtime::trace::{TracedChannel, traced};
-use tonic::transport::Endpoint;
+use hop_runtime::trace::TracedChannel;
 use tracing::Instrument;
 
 use crate::cutover::GreenSample;
@@ -215,8 +214,8 @@ pub async fn run_side(manager: &JobManager, spec: &JobSpec, side: Side, forward:
             ),
         );
     };
-    let channel = match Endpoint::from_shared(address.clone()) {
-        Ok(endpoint) => traced(endpoint.connect_lazy()),
+    let channel = match hop_runtime::client::lazy_channel(&address) {
+        Ok(channel) => channel,
         Err(e) => {
             return Outcome::failed(
                 "ENGINE_UNAVAILABLE",
@@ -357,4 +356,24 @@ async fn run_once(
         }
     }
     Attempt::Broken("the engine's event stream ended before the job finished".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Status;
+
+    use super::engine_away;
+
+    #[test]
+    fn a_dead_engines_connection_is_not_a_refusal() {
+        assert!(engine_away(&Status::unavailable("connection refused")));
+        assert!(engine_away(&Status::cancelled("operation was canceled")));
+        assert!(engine_away(&Status::from_error("transport error".into())));
+        assert!(!engine_away(&Status::invalid_argument(
+            "the request has no spec"
+        )));
+        assert!(!engine_away(&Status::unknown(
+            "an engine's own unknown error"
+        )));
+    }
 }

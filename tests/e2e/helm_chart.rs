@@ -1,0 +1,370 @@
+//! helm/: the chart rendered by real Helm for every stage file, linted, validated by kubernetes-validate, and parsed into k8s-openapi types.
+//!
+//! `helm/render.py` (run with `$HOP_PYTHON`, the venv holding helm-python-sdk and
+//! kubernetes-validate) renders every `stages/*.yaml` over `helm/site.example.yaml`; each
+//! document must be a kind this test knows, and the invariants of SPEC 6 must hold: GPU only on
+//! compute, gRPC probes and resources on every container, pinned images, a PDB and a Service per
+//! workload, non-root pods, the cut-over ConfigMap carrying the stage file's weight, and every
+//! service's config file accepted by that service's own config types and wired to real Services.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hop_runtime::testing::or_skip;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+#[path = "helm_chart/manifests.rs"]
+mod manifests;
+#[path = "helm_chart/service_configs.rs"]
+mod service_configs;
+
+use manifests::{Rendered, config_of, parse, pod, pod_labels, port, selects, share_mounts};
+use service_configs::check_service_configs;
+
+const SERVICES: [&str; 6] = [
+    "ingest",
+    "validator",
+    "legacy",
+    "compute",
+    "router",
+    "bridge",
+];
+const KUBE_VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn python() -> Result<PathBuf, String> {
+    let python = std::env::var_os("HOP_PYTHON")
+        .ok_or("HOP_PYTHON is not set (the venv with helm-python-sdk and kubernetes-validate)")?;
+    let probe = Command::new(&python)
+        .args(["-c", "import helm_python, kubernetes_validate"])
+        .output()
+        .map_err(|e| format!("cannot run HOP_PYTHON {python:?}: {e}"))?;
+    if !probe.status.success() {
+        return Err(format!(
+            "{python:?} lacks helm-python-sdk or kubernetes-validate: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        ));
+    }
+    Ok(python.into())
+}
+
+fn yaml<T: DeserializeOwned>(path: &Path) -> T {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// Runs helm/render.py over the site file and `extra` values; asserts that every stage file was
+/// linted without warnings, rendered, and validated strictly against each Kubernetes version.
+fn render(python: &Path, extra: &[&Path]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(python);
+    command
+        .arg(repo().join("helm/render.py"))
+        .arg("--out")
+        .arg(out.path())
+        .arg("--values")
+        .arg(repo().join("helm/site.example.yaml"));
+    for values in extra {
+        command.arg("--values").arg(values);
+    }
+    let done = command.output().expect("run render.py");
+    assert!(
+        done.status.success(),
+        "render.py failed (lint, render or kubernetes-validate --strict):\n{}{}",
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).expect("report"))
+            .expect("report.json is JSON");
+    for stage in stage_files() {
+        let name = stem(&stage);
+        let entry = &report[&name];
+        assert_eq!(entry["problems"], Value::Array(vec![]), "stage {name}");
+        assert_eq!(
+            entry["validated"],
+            serde_json::json!(KUBE_VERSIONS),
+            "stage {name}"
+        );
+        let lint = entry["lint"].as_array().expect("lint messages");
+        assert!(
+            lint.iter().all(|m| m["severity"].as_u64() < Some(2)),
+            "stage {name}: helm lint warnings or errors: {lint:?}"
+        );
+    }
+    out
+}
+
+fn stage_files() -> Vec<PathBuf> {
+    let dir = repo().join("helm/heavy-optimizer/stages");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// SPEC 6's invariants of one container of one workload.
+/// Init containers (`init`) get everything but the probes, which Kubernetes forbids them.
+fn check_container(workload: &str, container: &Container, chart_version: &str, init: bool) {
+    let name = &container.name;
+    let image = container.image.as_deref().expect("an image");
+    let (_, tag) = image
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .unwrap_or_else(|| panic!("{name}: image {image} has no tag"));
+    assert!(tag != "latest", "{name}: image {image} is tagged latest");
+    assert!(
+        image.ends_with(&format!("/hop-{workload}:{chart_version}")),
+        "{name}: image {image} is not hop-{workload}:<appVersion {chart_version}>"
+    );
+    let probes = [&container.readiness_probe, &container.liveness_probe];
+    for probe in probes.iter().filter(|_| !init).map(|p| {
+        p.as_ref()
+            .unwrap_or_else(|| panic!("{name}: a probe is missing"))
+    }) {
+        if workload == "samba" {
+            let tcp = probe.tcp_socket.as_ref().expect("samba: tcpSocket probe");
+            assert_eq!(tcp.port, IntOrString::String("smb".into()));
+        } else {
+            let grpc = probe
+                .grpc
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no gRPC probe"));
+            assert_eq!(grpc.port, port(container, "grpc"), "{name}: probe port");
+        }
+    }
+    let resources = container.resources.as_ref().expect("resources");
+    for (what, set) in [
+        ("requests", &resources.requests),
+        ("limits", &resources.limits),
+    ] {
+        let set = set
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no resource {what}"));
+        assert!(
+            set.contains_key("cpu") && set.contains_key("memory"),
+            "{name}: {what} lack cpu or memory: {set:?}"
+        );
+    }
+    let gpu = resources
+        .limits
+        .as_ref()
+        .and_then(|l| l.get("nvidia.com/gpu"));
+    assert_eq!(
+        gpu.is_some(),
+        workload == "compute",
+        "{name}: nvidia.com/gpu limit {gpu:?}"
+    );
+    let security = container
+        .security_context
+        .as_ref()
+        .expect("securityContext");
+    assert_eq!(security.allow_privilege_escalation, Some(false), "{name}");
+}
+
+fn check_workload(name: &str, deployment: &Deployment, rendered: &Rendered, chart_version: &str) {
+    let pod = pod(deployment);
+    let labels = pod_labels(deployment);
+    let security = pod.security_context.as_ref().expect("pod securityContext");
+    assert_eq!(security.run_as_non_root, Some(true), "{name}: runAsNonRoot");
+    assert!(
+        security.run_as_user.is_some_and(|uid| uid > 0),
+        "{name}: runAsUser"
+    );
+    let workload = name.strip_prefix("hop-").expect("hop- prefix");
+    let gpu_node = workload == "compute";
+    let tolerates_gpu = pod
+        .tolerations
+        .iter()
+        .flatten()
+        .any(|t| t.key.as_deref() == Some("nvidia.com/gpu"));
+    let gpu_selector = pod
+        .node_selector
+        .as_ref()
+        .is_some_and(|s| s.keys().any(|k| k.starts_with("nvidia.com/")));
+    assert_eq!(
+        (tolerates_gpu, gpu_selector),
+        (gpu_node, gpu_node),
+        "{name}: GPU node placement"
+    );
+    for container in &pod.containers {
+        check_container(workload, container, chart_version, false);
+    }
+    for container in pod.init_containers.iter().flatten() {
+        check_container(workload, container, chart_version, true);
+    }
+    let pdbs = rendered.pdbs.values().filter(|p| {
+        selects(
+            p.spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .and_then(|s| s.match_labels.as_ref()),
+            labels,
+        )
+    });
+    assert_eq!(
+        pdbs.count(),
+        1,
+        "{name}: PodDisruptionBudgets selecting its pods"
+    );
+    let services = rendered
+        .services
+        .values()
+        .filter(|s| selects(s.spec.as_ref().and_then(|s| s.selector.as_ref()), labels));
+    assert_eq!(services.count(), 1, "{name}: Services selecting its pods");
+}
+
+fn check_stage(stage_file: &Path, rendered: &Rendered, chart_version: &str, claim: &str) {
+    let stage: Value = yaml(stage_file);
+    let cutover =
+        hop_router::cutover::Desired::parse(&config_of(rendered, "hop-cutover", "cutover.toml"))
+            .unwrap_or_else(|e| {
+                panic!("{stage_file:?}: the router refuses the cut-over ConfigMap: {e}")
+            });
+    assert_eq!(
+        Some(cutover.stage.as_str()),
+        stage["cutover"]["stage"].as_str(),
+        "{stage_file:?}: stage"
+    );
+    assert_eq!(
+        Some(u64::from(cutover.green_percent)),
+        stage["cutover"]["greenPercent"].as_u64(),
+        "{stage_file:?}: weight"
+    );
+    let mut names: Vec<_> = rendered.deployments.keys().cloned().collect();
+    names.retain(|n| n != "hop-samba");
+    let mut expected: Vec<_> = SERVICES.iter().map(|s| format!("hop-{s}")).collect();
+    expected.sort();
+    assert_eq!(names, expected, "{stage_file:?}: one workload per service");
+    for (name, deployment) in &rendered.deployments {
+        check_workload(name, deployment, rendered, chart_version);
+    }
+    let legacy_replicas = rendered.deployments["hop-legacy"]
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas);
+    let expected_replicas = stage["legacy"]["replicas"]
+        .as_i64()
+        .map_or(Some(1), |r| i32::try_from(r).ok());
+    assert_eq!(
+        legacy_replicas, expected_replicas,
+        "{stage_file:?}: legacy replicas"
+    );
+    let mounts = share_mounts(rendered, claim);
+    for (reader, read_only) in [
+        ("hop-bridge", false),
+        ("hop-ingest", true),
+        ("hop-legacy", true),
+    ] {
+        assert_eq!(
+            mounts.get(reader),
+            Some(&read_only),
+            "{reader}: share mount (read-only {read_only})"
+        );
+    }
+    check_service_configs(rendered);
+}
+
+fn site_claim() -> String {
+    let site: Value = yaml(&repo().join("helm/site.example.yaml"));
+    site["share"]["existingClaim"]
+        .as_str()
+        .expect("share.existingClaim")
+        .to_owned()
+}
+
+fn chart_version() -> String {
+    let chart: Value = yaml(&repo().join("helm/heavy-optimizer/Chart.yaml"));
+    chart["appVersion"].as_str().expect("appVersion").to_owned()
+}
+
+#[test]
+fn every_stage_renders_lints_validates_and_keeps_the_invariants() {
+    let Some(python) = or_skip(python()) else {
+        return;
+    };
+    let out = render(&python, &[]);
+    let claim = site_claim();
+    let stages = stage_files();
+    assert!(
+        stages.len() >= 5,
+        "a stage file per SPEC 5 stage: {stages:?}"
+    );
+    for stage in &stages {
+        let rendered = parse(&out.path().join(format!("{}.yaml", stem(stage))));
+        assert!(
+            rendered.secrets.is_empty(),
+            "the site names an existing Secret: none is created"
+        );
+        check_stage(stage, &rendered, &chart_version(), &claim);
+    }
+}
+
+#[test]
+fn samba_and_a_chart_made_secret_render_for_every_stage() {
+    let Some(python) = or_skip(python()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let values = dir.path().join("samba.yaml");
+    let text = "samba: {enabled: true}\nsecrets: {existingSecret: \"\", adminToken: t0ken, sambaPassword: s3cret}\n";
+    std::fs::write(&values, text).expect("write values");
+    let out = render(&python, &[&values]);
+    for stage in stage_files() {
+        let rendered = parse(&out.path().join(format!("{}.yaml", stem(&stage))));
+        let secret = rendered
+            .secrets
+            .get("hop-secrets")
+            .expect("the chart's Secret");
+        let data = secret.data.as_ref().expect("secret data");
+        assert_eq!(
+            data.get("admin-token").map(|b| b.0.as_slice()),
+            Some(&b"t0ken"[..])
+        );
+        assert_eq!(
+            data.get("samba-password").map(|b| b.0.as_slice()),
+            Some(&b"s3cret"[..])
+        );
+        let samba = rendered
+            .deployments
+            .get("hop-samba")
+            .expect("the Samba Deployment");
+        check_workload("hop-samba", samba, &rendered, &chart_version());
+        let service = rendered
+            .services
+            .get("hop-samba")
+            .and_then(|s| s.spec.as_ref())
+            .expect("Samba Service");
+        assert!(
+            service.ports.iter().flatten().any(|p| p.port == 445),
+            "Samba Service on 445"
+        );
+        let claim = site_claim();
+        assert_eq!(
+            share_mounts(&rendered, &claim).get("hop-samba"),
+            Some(&false),
+            "Samba writes the share"
+        );
+        check_stage(&stage, &rendered, &chart_version(), &claim);
+    }
+}

@@ -1,0 +1,186 @@
+//! Every service's rendered config file read the way its pod reads it and checked with the
+//! service's own configuration types.
+
+use std::path::Path;
+
+use hop_runtime::config::{CommonArgs, LoadedConfig, MapSource, load};
+use serde::de::DeserializeOwned;
+
+use super::manifests::{Rendered, config_of, mount_path, pod, port};
+
+/// `service`'s configuration as its pod sees it (the container's environment, `HOP_CONFIG`
+/// naming the file in the mounted ConfigMap), loaded by the service's own configuration types.
+fn load_config<T: DeserializeOwned + Default>(
+    rendered: &Rendered,
+    service: &str,
+) -> LoadedConfig<T> {
+    let deployment = &rendered.deployments[&format!("hop-{service}")];
+    let env: Vec<(String, String)> = pod(deployment).containers[0]
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+        .collect();
+    let path = env
+        .iter()
+        .find(|(name, _)| name == "HOP_CONFIG")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_else(|| panic!("{service}: no HOP_CONFIG"));
+    assert_eq!(
+        Path::new(&path).parent(),
+        Some(Path::new(mount_path(deployment, "config"))),
+        "{service}: HOP_CONFIG is in the config volume"
+    );
+    let config_map = pod(deployment)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "config")
+        .and_then(|v| v.config_map.as_ref())
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| panic!("{service}: the config volume is no ConfigMap"));
+    let file_name = Path::new(&path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("file name");
+    let mut source = MapSource::new().with_file(&path, config_of(rendered, &config_map, file_name));
+    source.env.extend(env);
+    load::<T>(service, &CommonArgs::default(), &source)
+        .unwrap_or_else(|e| panic!("{service}'s config file: {e}"))
+}
+
+/// A `http://NAME:PORT` URI must name a rendered Service with that port, selecting `component`.
+fn check_uri(rendered: &Rendered, uri: Option<&str>, component: &str) {
+    let uri = uri.unwrap_or_else(|| panic!("no URI for {component}"));
+    let (host, port) = uri
+        .strip_prefix("http://")
+        .and_then(|a| a.split_once(':'))
+        .expect("http://NAME:PORT");
+    let service = rendered
+        .services
+        .get(host)
+        .unwrap_or_else(|| panic!("{uri}: no Service {host}"));
+    let spec = service.spec.as_ref().expect("spec");
+    assert!(
+        spec.ports
+            .iter()
+            .flatten()
+            .any(|p| p.port.to_string() == port),
+        "{uri}: Service port"
+    );
+    assert_eq!(
+        spec.selector
+            .as_ref()
+            .and_then(|s| s.get("app.kubernetes.io/component"))
+            .map(String::as_str),
+        Some(component),
+        "{uri}"
+    );
+}
+
+/// Every service's file parses with its own types, listens where its pod's ports and
+/// Prometheus annotations say, and addresses the others by their Service names.
+pub(crate) fn check_service_configs(rendered: &Rendered) {
+    let deployment = |s: &str| &rendered.deployments[&format!("hop-{s}")];
+    let commons = [
+        (
+            "ingest",
+            load_config::<hop_ingest::config::IngestConfig>(rendered, "ingest").common,
+        ),
+        ("compute", {
+            let loaded = load_config::<hop_compute::config::ComputeConfig>(rendered, "compute");
+            check_uri(rendered, loaded.own.ingest.as_deref(), "ingest");
+            loaded.common
+        }),
+        ("validator", {
+            let loaded =
+                load_config::<hop_validator::config::ValidatorConfig>(rendered, "validator");
+            loaded.own.default_tolerance().expect("validator tolerance");
+            loaded.common
+        }),
+        ("legacy", {
+            let loaded = load_config::<hop_legacy::config::LegacyConfig>(rendered, "legacy");
+            loaded.own.engine().expect("legacy engine settings");
+            loaded.common
+        }),
+        ("router", {
+            let loaded = load_config::<hop_router::config::RouterConfig>(rendered, "router");
+            let own = &loaded.own;
+            own.validate().expect("router settings");
+            check_uri(rendered, own.blue.as_deref(), "legacy");
+            check_uri(rendered, own.green.as_deref(), "compute");
+            check_uri(rendered, own.validator.as_deref(), "validator");
+            let file = own.cutover.file.as_ref().expect("cutover.file");
+            assert_eq!(
+                file.parent(),
+                Some(Path::new(mount_path(deployment("router"), "cutover"))),
+                "the cut-over file is in the mounted ConfigMap"
+            );
+            let subpath = pod(deployment("router")).containers[0]
+                .volume_mounts
+                .iter()
+                .flatten()
+                .any(|m| m.sub_path.is_some());
+            assert!(
+                !subpath,
+                "router: a subPath mount never sees ConfigMap updates"
+            );
+            let token = own
+                .cutover
+                .admin_token_file
+                .as_ref()
+                .expect("admin_token_file");
+            assert_eq!(
+                token.parent(),
+                Some(Path::new(mount_path(deployment("router"), "secrets")))
+            );
+            loaded.common
+        }),
+        ("bridge", {
+            let loaded = load_config::<hop_bridge::config::BridgeConfig>(rendered, "bridge");
+            let (share, router) = loaded.own.required().expect("bridge settings");
+            check_uri(rendered, Some(&router), "router");
+            assert_eq!(share, Path::new(mount_path(deployment("bridge"), "share")));
+            loaded.common
+        }),
+    ];
+    for (service, common) in commons {
+        let deployment = deployment(service);
+        let container = &pod(deployment).containers[0];
+        assert_eq!(
+            i32::from(common.listen.port()),
+            port(container, "grpc"),
+            "{service}: listen"
+        );
+        assert_eq!(
+            i32::from(common.metrics_listen.port()),
+            port(container, "metrics"),
+            "{service}"
+        );
+        assert!(
+            common.listen.ip().is_unspecified(),
+            "{service} must listen on all addresses"
+        );
+        let annotations = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .expect("annotations");
+        assert_eq!(
+            annotations.get("prometheus.io/scrape").map(String::as_str),
+            Some("true"),
+            "{service}"
+        );
+        assert_eq!(
+            annotations.get("prometheus.io/port"),
+            Some(&common.metrics_listen.port().to_string()),
+            "{service}"
+        );
+        assert_eq!(
+            common.data_dir,
+            Path::new(mount_path(deployment, "data")),
+            "{service}: data_dir"
+        );
+    }
+}
