@@ -71,22 +71,7 @@ async fn engine_starts(net: &Net, job_id: &str) -> usize {
 
 /// Polls `jobs/completed/` and `jobs/failed/` for the job's answer.
 fn wait_outcome(net: &Net, job_id: &str, timeout: Duration) -> (&'static str, Value) {
-    let start = Instant::now();
-    loop {
-        for dir in ["completed", "failed"] {
-            let path = net.share().join(format!("jobs/{dir}/{job_id}.json"));
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                let value = serde_json::from_str(&text)
-                    .unwrap_or_else(|e| panic!("{} is JSON: {e}\n{text}", path.display()));
-                return (dir, value);
-            }
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "{job_id} not answered within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hop_e2e::wait_outcome_in(net.share(), job_id, timeout)
 }
 
 /// The job completed exactly once: one completed file and no failed one, nothing left queued or
@@ -153,20 +138,7 @@ fn assert_equals_hop_run(net: &Net, csv: &Path) {
         ..JobOptions::with_size(10)
     };
     let want = hop_run(csv, &options, out.path()).result;
-    assert_eq!(doc.result.sizes.len(), want.sizes.len());
-    for (got, want) in doc.result.sizes.iter().zip(&want.sizes) {
-        assert_eq!(got.algorithms.len(), want.algorithms.len());
-        for (a, b) in got.algorithms.iter().zip(&want.algorithms) {
-            assert_eq!(a.algorithm, b.algorithm);
-            assert_eq!(a.portfolio, b.portfolio, "{:?}", a.algorithm);
-            assert_eq!(
-                a.fitness.to_bits(),
-                b.fitness.to_bits(),
-                "{:?}",
-                a.algorithm
-            );
-        }
-    }
+    hop_e2e::assert_same_portfolios(&doc.result, &want);
 }
 
 /// How long compute stays cut off the network mid-job.

@@ -25,14 +25,7 @@ mod service_configs;
 use manifests::{Rendered, config_of, parse, pod, pod_labels, port, selects, share_mounts};
 use service_configs::check_service_configs;
 
-const SERVICES: [&str; 6] = [
-    "ingest",
-    "validator",
-    "legacy",
-    "compute",
-    "router",
-    "bridge",
-];
+use hop_cli::stack::SERVICES;
 const KUBE_VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 
 fn repo() -> PathBuf {

@@ -184,21 +184,7 @@ fn assert_equals_hop_run(folder: &Path, csv: &Path) {
     let doc = std::fs::read(folder.join("results.json")).expect("results.json");
     let doc = hop_report::read_results_json(&doc).expect("results.json parses");
     assert_eq!(doc.seed, 42);
-    assert_eq!(doc.result.sizes.len(), expected.result.sizes.len());
-    for (got, want) in doc.result.sizes.iter().zip(&expected.result.sizes) {
-        assert_eq!(got.algorithms.len(), want.algorithms.len());
-        for (a, b) in got.algorithms.iter().zip(&want.algorithms) {
-            assert_eq!(a.algorithm, b.algorithm);
-            assert_eq!(a.portfolio, b.portfolio, "{:?}", a.algorithm);
-            assert_eq!(
-                a.fitness.to_bits(),
-                b.fitness.to_bits(),
-                "{:?}",
-                a.algorithm
-            );
-            assert_eq!(a.evaluations, b.evaluations, "{:?}", a.algorithm);
-        }
-    }
+    hop_e2e::assert_same_portfolios(&doc.result, &expected.result);
     let prefix = format!("Best_Portfolio_Size{SIZE}_");
     assert_eq!(
         std::fs::read_to_string(file_with_prefix(folder, &prefix)).expect("report"),

@@ -103,21 +103,7 @@ fn share_job_equals_hop_run(green_percent: u32, side: &str, engine: &str, metric
     assert_eq!(doc.seed, 42);
     let got: &RunResult = &doc.result;
     let want = &expected.result;
-    assert_eq!(got.sizes.len(), want.sizes.len());
-    for (g, w) in got.sizes.iter().zip(&want.sizes) {
-        assert_eq!(g.algorithms.len(), 8);
-        for (a, b) in g.algorithms.iter().zip(&w.algorithms) {
-            assert_eq!(a.algorithm, b.algorithm);
-            assert_eq!(a.portfolio, b.portfolio, "{:?}", a.algorithm);
-            assert_eq!(
-                a.fitness.to_bits(),
-                b.fitness.to_bits(),
-                "{:?}",
-                a.algorithm
-            );
-            assert_eq!(a.evaluations, b.evaluations, "{:?}", a.algorithm);
-        }
-    }
+    hop_e2e::assert_same_portfolios(got, want);
     // The best-portfolio report is the same text (its name carries the run's timestamp).
     let prefix = format!("Best_Portfolio_Size{SIZE}_");
     assert_eq!(

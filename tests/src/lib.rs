@@ -287,26 +287,7 @@ impl Cluster {
 
     /// Polls `jobs/completed/` and `jobs/failed/` for the job's file, like the launcher.
     pub fn wait_outcome(&self, job_id: &str, timeout: Duration) -> (&'static str, Value) {
-        let start = Instant::now();
-        loop {
-            for dir in ["completed", "failed"] {
-                let path = self
-                    .share()
-                    .join("jobs")
-                    .join(dir)
-                    .join(format!("{job_id}.json"));
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    let value = serde_json::from_str(&text)
-                        .unwrap_or_else(|e| panic!("{} is JSON: {e}\n{text}", path.display()));
-                    return (dir, value);
-                }
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "job {job_id} not answered within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_outcome_in(self.share(), job_id, timeout)
     }
 
     /// The run folders under `output/` whose `results.json` names `job_id`.
@@ -349,4 +330,45 @@ pub fn file_with_prefix(folder: &Path, prefix: &str) -> PathBuf {
                 .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
         })
         .unwrap_or_else(|| panic!("no {prefix}* in {}", folder.display()))
+}
+
+/// Polls `<share>/jobs/completed/` and `jobs/failed/` for the job's file, like the launcher:
+/// which of the two, and the file's JSON.
+pub fn wait_outcome_in(share: &Path, job_id: &str, timeout: Duration) -> (&'static str, Value) {
+    let start = Instant::now();
+    loop {
+        for dir in ["completed", "failed"] {
+            let path = share.join("jobs").join(dir).join(format!("{job_id}.json"));
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let value = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{} is JSON: {e}\n{text}", path.display()));
+                return (dir, value);
+            }
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "job {job_id} not answered within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every size's eight algorithms agree with `want`: the same portfolio, the same fitness bits and
+/// the same number of evaluations (a job through the services against `hop run`).
+pub fn assert_same_portfolios(got: &hop_core::RunResult, want: &hop_core::RunResult) {
+    assert_eq!(got.sizes.len(), want.sizes.len());
+    for (g, w) in got.sizes.iter().zip(&want.sizes) {
+        assert_eq!(g.algorithms.len(), w.algorithms.len());
+        for (a, b) in g.algorithms.iter().zip(&w.algorithms) {
+            assert_eq!(a.algorithm, b.algorithm);
+            assert_eq!(a.portfolio, b.portfolio, "{:?}", a.algorithm);
+            assert_eq!(
+                a.fitness.to_bits(),
+                b.fitness.to_bits(),
+                "{:?}",
+                a.algorithm
+            );
+            assert_eq!(a.evaluations, b.evaluations, "{:?}", a.algorithm);
+        }
+    }
 }

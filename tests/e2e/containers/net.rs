@@ -12,14 +12,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the share is mounted in every container that reads job CSVs or the queue.
 const SHARE: &str = "/mnt/optimizer_share";
 /// Start order; each waits for the ones before it.
-pub const SERVICES: [&str; 6] = [
-    "ingest",
-    "validator",
-    "legacy",
-    "compute",
-    "router",
-    "bridge",
-];
+pub use hop_cli::stack::SERVICES;
 
 /// Runs `docker args`; its stdout, or an error with its stderr.
 fn docker(args: &[&str]) -> Result<String, String> {
