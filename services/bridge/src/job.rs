@@ -137,7 +137,7 @@ async fn process(
     let csv_path = format!("{}/{}", ctx.csv_root.trim_end_matches('/'), csv.relative);
     let spec = JobSpec {
         job_id: job.job_id.clone(),
-        input: Some(Input::CsvPath(csv_path)),
+        input: Some(Input::CsvPath(csv_path.clone())),
         options: Some(hop_contract::options_to_proto(&job.options)),
         labels: job.labels,
     };
@@ -165,7 +165,15 @@ async fn process(
         ..Ending::default()
     };
     if record.state() != JobState::Succeeded {
-        ending.error = Some(failure_sentence(&record));
+        let unc_root = ctx
+            .config
+            .unc_prefixes
+            .first()
+            .map_or(crate::config::DEFAULT_UNC_PREFIX, String::as_str);
+        let windows = format!("{unc_root}\\input\\{}", csv.relative.replace('/', "\\"));
+        // Refusals from ingest and the engines name the server's path of the CSV; the analyst
+        // knows it by the share's.
+        ending.error = Some(failure_sentence(&record).replace(&csv_path, &windows));
         return Ok(ending);
     }
     let result = parse_result(&record)?;
