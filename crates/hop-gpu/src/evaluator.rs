@@ -74,17 +74,27 @@ impl<'a> GpuEvaluator<'a> {
         self.gpu().stats().snapshot().since(&self.started)
     }
 
-    /// Whether a batch goes to the GPU: large enough and the device not failed.
-    fn on_gpu(&self, wanted: bool) -> bool {
-        wanted && self.gpu().failure().is_none()
-    }
-
-    /// Falls back to the CPU after a GPU error (logged once per device by `Gpu`).
-    fn fallback(&self, error: &GpuError, evaluations: usize) {
-        if matches!(error, GpuError::Plan(_)) {
-            tracing::debug!(error = %error, "batch refused by the GPU path; scored on the CPU");
+    /// Scores a batch of `count` evaluations with `launch` when it is `wanted` on the GPU and the
+    /// device has not failed; `false` (the batch counted as CPU work) when the caller must score
+    /// it on the CPU: too small, the device failed earlier, or this launch failed.
+    fn scored_on_gpu(
+        &self,
+        wanted: bool,
+        count: usize,
+        launch: impl FnOnce() -> Result<(), GpuError>,
+    ) -> bool {
+        if wanted && self.gpu().failure().is_none() {
+            match launch() {
+                Ok(()) => return true,
+                // A failure is logged once per device by `Gpu`; a refused plan only here.
+                Err(e @ GpuError::Plan(_)) => {
+                    tracing::debug!(error = %e, "batch refused by the GPU path; scored on the CPU");
+                }
+                Err(_) => {}
+            }
         }
-        self.gpu().stats().add_cpu(evaluations);
+        self.gpu().stats().add_cpu(count);
+        false
     }
 }
 
@@ -98,27 +108,20 @@ impl Evaluator for GpuEvaluator<'_> {
     }
 
     fn evaluate(&self, k: usize, members: &[u32], out: &mut [f64]) {
-        if self.on_gpu(self.dispatch.portfolios_on_gpu(out.len())) {
-            match self.device.evaluate(k, members, out) {
-                Ok(()) => return,
-                Err(e) => self.fallback(&e, out.len()),
-            }
-        } else {
-            self.gpu().stats().add_cpu(out.len());
+        let count = out.len();
+        let wanted = self.dispatch.portfolios_on_gpu(count);
+        if !self.scored_on_gpu(wanted, count, || self.device.evaluate(k, members, out)) {
+            self.cpu.evaluate(k, members, out);
         }
-        self.cpu.evaluate(k, members, out);
     }
 
     fn evaluate_swaps(&self, chains: &[Chain], moves: &[Swap], out: &mut [f64]) {
-        if self.on_gpu(self.dispatch.swaps_on_gpu(moves.len())) {
-            match self.device.evaluate_swaps(chains, moves, out) {
-                Ok(()) => return,
-                Err(e) => self.fallback(&e, moves.len()),
-            }
-        } else {
-            self.gpu().stats().add_cpu(moves.len());
+        let wanted = self.dispatch.swaps_on_gpu(moves.len());
+        if !self.scored_on_gpu(wanted, moves.len(), || {
+            self.device.evaluate_swaps(chains, moves, out)
+        }) {
+            self.cpu.evaluate_swaps(chains, moves, out);
         }
-        self.cpu.evaluate_swaps(chains, moves, out);
     }
 
     fn evaluate_near(
@@ -129,14 +132,10 @@ impl Evaluator for GpuEvaluator<'_> {
         parents: &[u32],
         out: &mut [f64],
     ) {
-        if self.on_gpu(self.dispatch.portfolios_on_gpu(out.len())) {
-            match self.device.evaluate(k, members, out) {
-                Ok(()) => return,
-                Err(e) => self.fallback(&e, out.len()),
-            }
-        } else {
-            self.gpu().stats().add_cpu(out.len());
+        let count = out.len();
+        let wanted = self.dispatch.portfolios_on_gpu(count);
+        if !self.scored_on_gpu(wanted, count, || self.device.evaluate(k, members, out)) {
+            self.cpu.evaluate_near(k, members, chains, parents, out);
         }
-        self.cpu.evaluate_near(k, members, chains, parents, out);
     }
 }
