@@ -12,7 +12,7 @@
 //!   NVRTC is a [`GpuError`], never a panic. [`Gpu::strategy_metrics`] computes the per-strategy
 //!   metrics of a matrix.
 //! - [`GpuEvaluator`]: `hop_core::eval::Evaluator` for `hop_core::run::run_search`.
-//! - [`plan`], [`batch`], [`reference`]: what the kernels are given, how batches are packed and
+//! - [`plan`], [`batch`], [`reference`](crate::reference): what the kernels are given, how batches are packed and
 //!   routed, and a CPU replay of the kernels' arithmetic — all tested without a GPU.
 //!
 //! The crate allows `unsafe` (the workspace forbids it) for the cudarc kernel launches and two FFI
