@@ -11,6 +11,8 @@ pub mod eval;
 pub mod exact;
 pub mod fixtures;
 pub mod format;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod matrix;
 pub mod metrics;
 pub mod options;

@@ -9,20 +9,8 @@
 
 use hop_core::PnlMatrix;
 use hop_core::csv::{CsvError, parse_csv, write_csv};
+use hop_core::fuzz::{Edit, apply, config};
 use proptest::prelude::*;
-
-/// Cases per property: `PROPTEST_CASES`, else 2000.
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// A refusal names what it reports: its line ("line N") and its column (by name or number).
 fn check_error(input: &[u8], e: &CsvError) {
@@ -124,66 +112,29 @@ fn valid_csv() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-/// One edit of a byte string.
-#[derive(Debug, Clone)]
-enum Edit {
-    Truncate(usize),
-    Flip(usize, u8),
-    Insert(usize, &'static [u8]),
-    Delete(usize),
-}
-
+/// Edits that insert the tokens this format's reader is most likely to stumble on.
 fn edit() -> impl Strategy<Value = Edit> {
-    let pos = any::<usize>();
-    prop_oneof![
-        pos.prop_map(Edit::Truncate),
-        (pos, any::<u8>()).prop_map(|(p, b)| Edit::Flip(p, b)),
-        (
-            pos,
-            prop::sample::select(vec![
-                &b"\""[..],
-                b",",
-                b"\n",
-                b"\r\n",
-                b"\r",
-                b"\xEF\xBB\xBF",
-                b"\0",
-                b"1e999",
-                b"-1e400",
-                b"179769313486231570000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
-                b"99999999999999999999999999",
-                b"0.000000000000000000000000000000000000000000000000001",
-                b"NaN",
-                b"inf",
-                b" ",
-                b"\"\"",
-                b"Date",
-                b"2024-02-30",
-                b"\xFF\xFE",
-            ]),
-        )
-            .prop_map(|(p, s)| Edit::Insert(p, s)),
-        pos.prop_map(Edit::Delete),
-    ]
-}
-
-fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        let len = bytes.len();
-        match *e {
-            Edit::Truncate(p) => bytes.truncate(p % (len + 1)),
-            Edit::Flip(p, b) if len > 0 => bytes[p % len] = b,
-            Edit::Insert(p, s) => {
-                let at = p % (len + 1);
-                bytes.splice(at..at, s.iter().copied());
-            }
-            Edit::Delete(p) if len > 0 => {
-                bytes.remove(p % len);
-            }
-            _ => {}
-        }
-    }
-    bytes
+    hop_core::fuzz::edit(vec![
+        &b"\""[..],
+        b",",
+        b"\n",
+        b"\r\n",
+        b"\r",
+        b"\xEF\xBB\xBF",
+        b"\0",
+        b"1e999",
+        b"-1e400",
+        b"179769313486231570000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+        b"99999999999999999999999999",
+        b"0.000000000000000000000000000000000000000000000000001",
+        b"NaN",
+        b"inf",
+        b" ",
+        b"\"\"",
+        b"Date",
+        b"2024-02-30",
+        b"\xFF\xFE",
+    ])
 }
 
 proptest! {

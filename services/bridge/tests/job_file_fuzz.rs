@@ -10,21 +10,9 @@
 use hop_bridge::BridgeError;
 use hop_bridge::decode::{Decoded, decode};
 use hop_bridge::job_file::parse;
+use hop_core::fuzz::{Edit, apply, config};
 use proptest::prelude::*;
 use serde_json::Value;
-
-/// Cases per property: `PROPTEST_CASES`, else 2000.
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// The fields a refusal may be about.
 const FIELDS: [&str; 14] = [
@@ -81,63 +69,26 @@ fn check(bytes: &[u8]) {
     }
 }
 
-/// One edit of a byte string.
-#[derive(Debug, Clone)]
-enum Edit {
-    Truncate(usize),
-    Flip(usize, u8),
-    Insert(usize, &'static [u8]),
-    Delete(usize),
-}
-
+/// Edits that insert the tokens this format's reader is most likely to stumble on.
 fn edit() -> impl Strategy<Value = Edit> {
-    let pos = any::<usize>();
-    prop_oneof![
-        pos.prop_map(Edit::Truncate),
-        (pos, any::<u8>()).prop_map(|(p, b)| Edit::Flip(p, b)),
-        (
-            pos,
-            prop::sample::select(vec![
-                &b"\""[..],
-                b",",
-                b"\r\n",
-                b"\\",
-                b"{",
-                b"}",
-                b"[",
-                b"\xEF\xBB\xBF",
-                b"\0",
-                b"1e999",
-                b"-1",
-                b"99999999999999999999999999999",
-                b"3.5",
-                b"null",
-                b"\xFF\xFE",
-                b"\xC3",
-            ]),
-        )
-            .prop_map(|(p, s)| Edit::Insert(p, s)),
-        pos.prop_map(Edit::Delete),
-    ]
-}
-
-fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        let len = bytes.len();
-        match *e {
-            Edit::Truncate(p) => bytes.truncate(p % (len + 1)),
-            Edit::Flip(p, b) if len > 0 => bytes[p % len] = b,
-            Edit::Insert(p, s) => {
-                let at = p % (len + 1);
-                bytes.splice(at..at, s.iter().copied());
-            }
-            Edit::Delete(p) if len > 0 => {
-                bytes.remove(p % len);
-            }
-            _ => {}
-        }
-    }
-    bytes
+    hop_core::fuzz::edit(vec![
+        &b"\""[..],
+        b",",
+        b"\r\n",
+        b"\\",
+        b"{",
+        b"}",
+        b"[",
+        b"\xEF\xBB\xBF",
+        b"\0",
+        b"1e999",
+        b"-1",
+        b"99999999999999999999999999999",
+        b"3.5",
+        b"null",
+        b"\xFF\xFE",
+        b"\xC3",
+    ])
 }
 
 /// Any JSON value, with huge and odd numbers.
