@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::path::Path;
+use common::legacy;
 
-use futures::StreamExt;
 use hop_core::JobOptions;
 use hop_core::eval::CpuEvaluator;
 use hop_core::metrics::all_strategy_metrics;
@@ -14,14 +13,10 @@ use hop_core::run::{Prepared, run_search};
 use hop_proto::v1::engine_client::EngineClient;
 use hop_proto::v1::job_event::Event;
 use hop_proto::v1::job_spec::Input;
-use hop_proto::v1::{DescribeRequest, JobEvent, JobSpec, RunRequest, Side};
+use hop_proto::v1::{DescribeRequest, JobEvent, JobSpec, Side};
 use hop_runtime::testing::ServiceProcess;
 
 const FIXTURE: &str = "sensex_500x82.csv";
-
-fn legacy(extra: &[&str]) -> ServiceProcess {
-    ServiceProcess::start(Path::new(env!("CARGO_BIN_EXE_hop-legacy")), "legacy", extra)
-}
 
 fn options() -> JobOptions {
     JobOptions {
@@ -38,17 +33,7 @@ async fn run(server: &ServiceProcess, input: Input) -> Vec<JobEvent> {
         options: Some(hop_contract::options_to_proto(&options())),
         labels: Default::default(),
     };
-    let mut client = EngineClient::new(server.channel().await).max_decoding_message_size(1 << 28);
-    let mut stream = client
-        .run(RunRequest { spec: Some(spec) })
-        .await
-        .expect("accepted")
-        .into_inner();
-    let mut events = Vec::new();
-    while let Some(event) = stream.next().await {
-        events.push(event.expect("no stream error"));
-    }
-    events
+    common::events(server, spec).await
 }
 
 async fn check_job(server: &ServiceProcess) {

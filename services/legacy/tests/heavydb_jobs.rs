@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use common::legacy;
 
 use futures::StreamExt;
 use hop_core::JobOptions;
@@ -17,10 +17,6 @@ use hop_proto::v1::{DescribeRequest, JobResult, JobSpec, RunRequest};
 use hop_runtime::testing::ServiceProcess;
 
 const FIXTURE: &str = "sensex_500x82.csv";
-
-fn legacy(extra: &[&str]) -> ServiceProcess {
-    ServiceProcess::start(Path::new(env!("CARGO_BIN_EXE_hop-legacy")), "legacy", extra)
-}
 
 /// Runs the fixture job (k = 10, budget 500) and returns its engine name and result.
 async fn job(server: &ServiceProcess, job_id: &str) -> (String, JobResult) {
@@ -37,15 +33,9 @@ async fn job(server: &ServiceProcess, job_id: &str) -> (String, JobResult) {
         options: Some(hop_contract::options_to_proto(&options)),
         labels: Default::default(),
     };
-    let mut client = EngineClient::new(server.channel().await).max_decoding_message_size(1 << 28);
-    let mut stream = client
-        .run(RunRequest { spec: Some(spec) })
-        .await
-        .expect("accepted")
-        .into_inner();
     let (mut engine, mut result) = (String::new(), None);
-    while let Some(event) = stream.next().await {
-        match event.expect("no stream error").event {
+    for event in common::events(server, spec).await {
+        match event.event {
             Some(Event::Started(started)) => engine = started.engine,
             Some(Event::Finished(finished)) => result = finished.result,
             Some(Event::Failed(failed)) => panic!("job failed: {failed:?}"),

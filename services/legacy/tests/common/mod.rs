@@ -1,5 +1,33 @@
-//! What the blue engine's tests share: the worst relative difference between two sets of
-//! per-strategy metrics (SQL engines agree with each other and with Rust to ~1e-12, not bits).
+//! What the blue engine's tests share: the `hop-legacy` binary started on port 0, a job run to
+//! its last event, and the worst relative difference between two sets of per-strategy metrics
+//! (SQL engines agree with each other and with Rust to ~1e-12, not bits).
+
+use std::path::Path;
+
+use futures::StreamExt;
+use hop_proto::v1::engine_client::EngineClient;
+use hop_proto::v1::{JobEvent, JobSpec, RunRequest};
+use hop_runtime::testing::ServiceProcess;
+
+/// The real `hop-legacy` with `extra` arguments.
+pub fn legacy(extra: &[&str]) -> ServiceProcess {
+    ServiceProcess::start(Path::new(env!("CARGO_BIN_EXE_hop-legacy")), "legacy", extra)
+}
+
+/// Runs `spec` on `server` and returns every event of the job, in order.
+pub async fn events(server: &ServiceProcess, spec: JobSpec) -> Vec<JobEvent> {
+    let mut client = EngineClient::new(server.channel().await).max_decoding_message_size(1 << 28);
+    let mut stream = client
+        .run(RunRequest { spec: Some(spec) })
+        .await
+        .expect("accepted")
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event.expect("no stream error"));
+    }
+    events
+}
 
 /// A strategy's five metrics in `strategy_metrics.csv` order.
 pub fn five(m: &hop_proto::v1::StrategyMetrics) -> [f64; 5] {
