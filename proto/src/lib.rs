@@ -40,6 +40,10 @@ pub mod v1 {
     }
 }
 
+mod vocabulary;
+
+pub use vocabulary::{FailureCode, limits};
+
 /// The encoded `google.protobuf.FileDescriptorSet` of every `hop.v1` file and its imports (with
 /// source comments), for gRPC reflection:
 /// `tonic_reflection::server::Builder::configure().register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)`.

@@ -171,7 +171,7 @@ impl Cluster {
         JobsClient::connect(self.stack.uri("router"))
             .await
             .expect("the router answers")
-            .max_decoding_message_size(256 * 1024 * 1024)
+            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
     }
 
     /// A `hop.v1.Admin` client of the router carrying the admin token.

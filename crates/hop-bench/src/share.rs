@@ -158,7 +158,7 @@ async fn one_job(
     }
     let mut client = JobsClient::connect(stack.uri("router"))
         .await?
-        .max_decoding_message_size(256 * 1024 * 1024);
+        .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES);
     let record = client
         .get(GetRequest {
             job_id: job_id.to_owned(),

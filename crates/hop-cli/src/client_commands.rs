@@ -16,9 +16,6 @@ use crate::CliError;
 use crate::local;
 use crate::run_command::JobOptionArgs;
 
-/// Largest message accepted from the router (a production result is a few MiB).
-const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
-
 #[derive(Debug, Clone, Args)]
 pub struct RouterArg {
     /// The router, e.g. http://127.0.0.1:50050 (default: the local `hop up`'s).
@@ -29,7 +26,10 @@ pub struct RouterArg {
 impl RouterArg {
     async fn client(&self) -> Result<JobsClient<Channel>, CliError> {
         let channel = local::router_channel(self.router.as_deref()).await?;
-        Ok(JobsClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        Ok(
+            JobsClient::new(channel)
+                .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES),
+        )
     }
 }
 

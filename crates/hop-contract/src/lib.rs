@@ -14,6 +14,7 @@
 use hop_core::options::{DEFAULT_PENALTY_WEIGHT, DEFAULT_SEED};
 use hop_core::run::JobProgress;
 use hop_core::{Aggregation, Algorithm, JobOptions, Metric, RunResult};
+use hop_proto::FailureCode;
 use hop_proto::v1 as pb;
 use thiserror::Error;
 
@@ -39,9 +40,9 @@ impl ContractError {
     }
 
     /// The stable machine-readable code (the `JobEvent.Failed.code` vocabulary).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FailureCode {
         match self {
-            Self::InvalidOptions { .. } => "INVALID_OPTIONS",
+            Self::InvalidOptions { .. } => FailureCode::InvalidOptions,
         }
     }
 }

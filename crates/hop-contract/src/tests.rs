@@ -108,7 +108,7 @@ fn refusals_name_the_field_and_the_value() {
     ];
     for (options, field, value) in cases {
         let e = refused(&options);
-        assert_eq!(e.code(), "INVALID_OPTIONS");
+        assert_eq!(e.code(), hop_proto::FailureCode::InvalidOptions);
         let ContractError::InvalidOptions { field: f, .. } = &e;
         assert_eq!(*f, field);
         let text = e.to_string();
@@ -118,7 +118,7 @@ fn refusals_name_the_field_and_the_value() {
         assert!(status.message().contains(field));
     }
     let none = options_from_proto(None).unwrap_err();
-    assert_eq!(none.code(), "INVALID_OPTIONS");
+    assert_eq!(none.code(), hop_proto::FailureCode::InvalidOptions);
 }
 
 #[test]

@@ -2,20 +2,20 @@
 
 use hop_contract::ContractError;
 use hop_core::CoreError;
+use hop_proto::FailureCode;
 
 /// A failed job. Jobs fail as a stream item (`Failed{code, message}`), not as an RPC error, so
 /// this is the engines' one error type; the RPC itself fails only for a request without a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobError {
-    /// Stable code: `INVALID_OPTIONS`, `INVALID_INPUT`, `DATASET_NOT_FOUND`, `UNAVAILABLE`,
-    /// `ENGINE_UNAVAILABLE`, `CANCELLED`, `INTERNAL`.
-    pub code: &'static str,
+    /// Stable code (sent as its text).
+    pub code: FailureCode,
     /// A sentence a person can act on.
     pub message: String,
 }
 
 impl JobError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -23,16 +23,16 @@ impl JobError {
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self::new("INVALID_INPUT", message)
+        Self::new(FailureCode::InvalidInput, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new("INTERNAL", message)
+        Self::new(FailureCode::Internal, message)
     }
 
     /// A service the engine depends on (ingest, a database) could not be reached.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new("UNAVAILABLE", message)
+        Self::new(FailureCode::Unavailable, message)
     }
 
     /// A gRPC error from a service the engine called (e.g. ingest's Import or Flight DoGet),
@@ -43,7 +43,7 @@ impl JobError {
             tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => {
                 Self::invalid_input(message)
             }
-            tonic::Code::NotFound => Self::new("DATASET_NOT_FOUND", message),
+            tonic::Code::NotFound => Self::new(FailureCode::DatasetNotFound, message),
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => Self::unavailable(message),
             _ => Self::internal(message),
         }
@@ -59,7 +59,7 @@ impl From<ContractError> for JobError {
 impl From<CoreError> for JobError {
     fn from(e: CoreError) -> Self {
         match e {
-            CoreError::Options(_) => Self::new("INVALID_OPTIONS", e.to_string()),
+            CoreError::Options(_) => Self::new(FailureCode::InvalidOptions, e.to_string()),
             CoreError::Csv(_) | CoreError::Shape(_) => Self::invalid_input(e.to_string()),
         }
     }

@@ -9,6 +9,7 @@ use hop_contract::{ResultSource, options_from_proto, progress_event, result_to_p
 use hop_core::JobOptions;
 use hop_core::eval::{CpuEvaluator, Evaluator};
 use hop_core::run::{JobProgress, Prepared, run_search};
+use hop_proto::FailureCode;
 use hop_proto::v1::engine_server::Engine;
 use hop_proto::v1::job_event::{Event, Failed, Finished, Started};
 use hop_proto::v1::{DescribeRequest, EngineInfo, JobEvent, JobResult, JobSpec, RunRequest, Side};
@@ -64,18 +65,9 @@ pub fn register_metrics(side: Side, engine: &str) {
     metrics::describe_counter!(JOBS_TOTAL, "Engine jobs by side, engine and outcome");
     metrics::describe_histogram!(JOB_SECONDS, metrics::Unit::Seconds, "Engine job wall time");
     for outcome in ["finished", "failed", "cancelled"] {
-        metrics::counter!(JOBS_TOTAL, "side" => side_label(side), "engine" => engine.to_owned(),
+        metrics::counter!(JOBS_TOTAL, "side" => side.label(), "engine" => engine.to_owned(),
             "outcome" => outcome)
         .increment(0);
-    }
-}
-
-/// `blue`, `green` or `unspecified`.
-fn side_label(side: Side) -> &'static str {
-    match side {
-        Side::Blue => "blue",
-        Side::Green => "green",
-        Side::Unspecified => "unspecified",
     }
 }
 
@@ -118,7 +110,7 @@ impl<B: EngineBackend> Engine for EngineHandler<B> {
         let span = tracing::info_span!(
             "engine.job",
             job_id = %spec.job_id,
-            side = side_label(self.backend.side()),
+            side = self.backend.side().label(),
         );
         tokio::spawn(run_job(self.backend.clone(), spec, emitter).instrument(span));
         Ok(Response::new(Box::pin(
@@ -160,9 +152,9 @@ async fn run_job<B: EngineBackend>(backend: Arc<B>, spec: JobSpec, emitter: Arc<
             }
         }
         Err(e) => {
-            tracing::warn!(job_id, code = e.code, error = %e.message, "job failed");
+            tracing::warn!(job_id, code = e.code.as_str(), error = %e.message, "job failed");
             let event = emitter.event(Event::Failed(Failed {
-                code: e.code.to_owned(),
+                code: e.code.as_str().to_owned(),
                 message: e.message,
             }));
             if emitter.send(event).await {
@@ -174,15 +166,14 @@ async fn run_job<B: EngineBackend>(backend: Arc<B>, spec: JobSpec, emitter: Arc<
     };
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(job_id, outcome, seconds, engine, "job done");
-    metrics::counter!(JOBS_TOTAL, "side" => side_label(side), "engine" => engine,
+    metrics::counter!(JOBS_TOTAL, "side" => side.label(), "engine" => engine,
         "outcome" => outcome)
     .increment(1);
-    metrics::histogram!(JOB_SECONDS, "side" => side_label(side), "engine" => engine)
-        .record(seconds);
+    metrics::histogram!(JOB_SECONDS, "side" => side.label(), "engine" => engine).record(seconds);
 }
 
 fn cancelled() -> JobError {
-    JobError::new("CANCELLED", "the client went away")
+    JobError::new(FailureCode::Cancelled, "the client went away")
 }
 
 async fn job<B: EngineBackend>(

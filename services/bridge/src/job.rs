@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use hop_core::RunResult;
 use hop_proto::v1::job_spec::Input;
-use hop_proto::v1::{JobRecord, JobSpec, JobState, Side, ValidationOutcome};
+use hop_proto::v1::{JobRecord, JobSpec, JobState, ValidationOutcome};
 use hop_report::RunInfo;
 use serde_json::{Map, Value};
 
@@ -160,7 +160,7 @@ async fn process(
     };
     let mut ending = Ending {
         engine: record.engine.clone(),
-        side: side_name(record.side()).to_owned(),
+        side: record.side().label().to_owned(),
         validation: validation_name(record.validation()).to_owned(),
         ..Ending::default()
     };
@@ -261,14 +261,6 @@ fn reused_id(job_id: &str, share: &Share, previous: &Path) -> String {
     )
 }
 
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Blue => "blue",
-        Side::Green => "green",
-        Side::Unspecified => "",
-    }
-}
-
 fn validation_name(outcome: ValidationOutcome) -> &'static str {
     match outcome {
         ValidationOutcome::Unspecified => "none",
@@ -331,6 +323,5 @@ mod tests {
             validation_name(ValidationOutcome::ShadowFailed),
             "shadow_failed"
         );
-        assert_eq!(side_name(Side::Blue), "blue");
     }
 }

@@ -28,8 +28,6 @@ use tonic::{Code, Status};
 
 use crate::BridgeError;
 
-/// Results carry every strategy's metrics (tens of MB for the production shape).
-const MAX_MESSAGE_BYTES: usize = 1024 * 1024 * 1024;
 /// First and largest pause between retries.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 /// At most one progress log line per job this often.
@@ -47,8 +45,8 @@ impl Router {
         let channel = hop_runtime::client::lazy_channel(uri)
             .map_err(|e| BridgeError::Config(format!("router URI {uri:?} is not usable: {e}")))?;
         let client = JobsClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES);
         Ok(Self { client })
     }
 

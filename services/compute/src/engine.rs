@@ -23,6 +23,7 @@ use hop_core::run::Prepared;
 use hop_core::{JobOptions, PnlMatrix};
 use hop_engine::{EngineBackend, JobError, Loaded};
 use hop_gpu::{Gpu, GpuError, GpuEvaluator};
+use hop_proto::FailureCode;
 use hop_proto::v1::{JobSpec, Side};
 
 use crate::config::{ComputeConfig, EngineChoice};
@@ -79,7 +80,7 @@ pub fn no_gpu_message(reason: &str) -> String {
 }
 
 fn engine_unavailable(reason: &str) -> JobError {
-    JobError::new("ENGINE_UNAVAILABLE", no_gpu_message(reason))
+    JobError::new(FailureCode::EngineUnavailable, no_gpu_message(reason))
 }
 
 /// The configured engine and what it resolved to: everything a job needs to know about where it
@@ -414,7 +415,7 @@ mod tests {
         let backend =
             ComputeBackend::with_engine(config, Engine::with_resolved(EngineChoice::Gpu, resolved));
         let err = backend.engine().unwrap_err();
-        assert_eq!(err.code, "ENGINE_UNAVAILABLE");
+        assert_eq!(err.code, FailureCode::EngineUnavailable);
         assert_eq!(
             err.message,
             "no usable GPU: no CUDA device: the driver reports 0 devices"
@@ -426,7 +427,7 @@ mod tests {
             .engine_state()
             .prepare(matrix, &options)
             .unwrap_err();
-        assert_eq!(err.code, "ENGINE_UNAVAILABLE");
+        assert_eq!(err.code, FailureCode::EngineUnavailable);
     }
 
     #[test]

@@ -23,9 +23,6 @@ use prost::Message;
 
 use hop_engine::JobError;
 
-/// Flight messages up to this size are accepted (production batches are a few MiB).
-pub const MAX_FLIGHT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Loads the matrix a job names.
 pub async fn load_matrix(
     input: Option<&Input>,
@@ -70,7 +67,7 @@ async fn connect(uri: &str) -> Result<TracedChannel, JobError> {
 async fn fetch(channel: &TracedChannel, dataset_id: &str) -> Result<PnlMatrix, JobError> {
     let what = format!("cannot fetch dataset {dataset_id}");
     let mut client = FlightServiceClient::new(channel.clone())
-        .max_decoding_message_size(MAX_FLIGHT_MESSAGE_BYTES);
+        .max_decoding_message_size(hop_proto::limits::MAX_FLIGHT_MESSAGE_BYTES);
     let ticket = FlightTicket {
         dataset_id: dataset_id.to_owned(),
         first_strategy: None,

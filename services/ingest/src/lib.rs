@@ -34,9 +34,6 @@ pub use error::IngestError;
 /// The service name (config section, env prefix, ready line).
 pub const SERVICE: &str = "ingest";
 
-/// Flight messages up to this size are accepted and sent (production datasets stream).
-pub const MAX_FLIGHT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Command-line flags: the common ones (service keys through `--set key=value`).
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -91,8 +88,8 @@ impl Ingest {
     /// The gRPC services of this state: `hop.v1.Ingest` and the Flight service.
     pub fn grpc_services(self: &Arc<Self>) -> GrpcServices {
         let flight = FlightServiceServer::new(flight_service::Flight::new(self.clone()))
-            .max_decoding_message_size(MAX_FLIGHT_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_FLIGHT_MESSAGE_BYTES);
+            .max_decoding_message_size(hop_proto::limits::MAX_FLIGHT_MESSAGE_BYTES)
+            .max_encoding_message_size(hop_proto::limits::MAX_FLIGHT_MESSAGE_BYTES);
         GrpcServices::new()
             .add_service(IngestServer::new(ingest_service::IngestHandler::new(
                 self.clone(),

@@ -38,6 +38,9 @@ pub struct RouterConfig {
     /// Times a job is started on its engine when the engine goes away mid-job (its stream breaks
     /// before the final event); the search is deterministic, so a re-run gives the same result.
     pub max_attempts: u32,
+    /// Times a router starts a job in all (acceptance and every resume after a restart); a job
+    /// still unfinished then fails with `ATTEMPTS_EXHAUSTED` instead of being resumed forever.
+    pub max_starts: u32,
 }
 
 impl Default for RouterConfig {
@@ -53,6 +56,7 @@ impl Default for RouterConfig {
             max_parallel_jobs: 4,
             engine_retry: Duration::from_secs(60),
             max_attempts: 3,
+            max_starts: 3,
         }
     }
 }
@@ -71,6 +75,9 @@ impl RouterConfig {
         }
         if self.max_attempts == 0 {
             return Err("max_attempts must be at least 1".into());
+        }
+        if self.max_starts == 0 {
+            return Err("max_starts must be at least 1".into());
         }
         self.cutover.validate()
     }

@@ -9,6 +9,9 @@ pub enum RouterError {
     /// The request is malformed; says which field and why.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The job id is taken by a different job (another spec); says what to do.
+    #[error("{0}")]
+    Conflict(String),
     /// No job has this id.
     #[error("no job has the id {0:?}")]
     NotFound(String),
@@ -48,6 +51,7 @@ impl RouterError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "INVALID_REQUEST",
+            Self::Conflict(_) => "JOB_ID_REUSED",
             Self::NotFound(_) => "JOB_NOT_FOUND",
             Self::Store { .. } => "STORE_FAILED",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
@@ -61,6 +65,7 @@ impl From<RouterError> for tonic::Status {
     fn from(err: RouterError) -> Self {
         let code = match &err {
             RouterError::InvalidRequest(_) => tonic::Code::InvalidArgument,
+            RouterError::Conflict(_) => tonic::Code::AlreadyExists,
             RouterError::NotFound(_) => tonic::Code::NotFound,
             RouterError::Store { .. } | RouterError::State { .. } => tonic::Code::Unavailable,
             RouterError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
@@ -92,6 +97,12 @@ mod tests {
             tonic::Status::from(RouterError::store(Path::new("/x/jobs.sqlite"), "disk full"));
         assert_eq!(status.code(), tonic::Code::Unavailable);
         assert!(status.message().contains("/x/jobs.sqlite"));
+        let status = tonic::Status::from(RouterError::Conflict("reused".into()));
+        assert_eq!(status.code(), tonic::Code::AlreadyExists);
+        assert_eq!(
+            status.metadata().get("hop-error-code").unwrap(),
+            "JOB_ID_REUSED"
+        );
         let status = tonic::Status::from(RouterError::FailedPrecondition("latched".into()));
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert_eq!(

@@ -1,54 +1,57 @@
 //! The router (`hop-router`): the public entry point for jobs, `hop.v1.Jobs`.
 //!
-//! - **Durable**: every accepted job and every event is in an embedded SQLite store
-//!   ([`store`]) before anyone hears of it; after a restart, jobs that were queued or running are
-//!   started again on the side they were routed to ([`JobManager::resume`]).
-//! - **Routed by stage and weight** ([`cutover`]): a job goes to green when the sticky hash of
-//!   its id falls below the effective green weight = min(desired, safety latch), else to blue
-//!   ([`routing`]); resubmissions and retries stay on one side, jobs in flight finish on the side
-//!   they started. The desired stage and weight come from a watched file (`cutover.file`, a
-//!   ConfigMap under Helm) or `green_percent`; the latch from automatic or manual rollback is
-//!   persisted (`<data_dir>/router/cutover.json`) until an operator resumes.
-//! - **Dual runs** ([`runner`], [`shadow`]): in the dual and weighted stages the other side runs
-//!   the job as a silent shadow with its own deadline; the validator compares the two results and
-//!   the outcome lands on the job record and in the cut-over window. The client always gets the
-//!   primary's answer; when green fails as primary, the job is re-run on blue.
-//! - **Idempotent**: submitting a known id returns the existing job (`duplicate`), never a
-//!   second run.
-//! - **Watchable**: `Watch` replays a job's history after a sequence number, then streams live
-//!   events until the final one ([`manager`]).
-//! - Engines are called through `hop.v1.Engine` ([`runner`]), with retries while an engine is
-//!   unreachable or goes away mid-job.
+//! Dependencies run one way, from the gRPC edge down to the store:
 //!
-//! - **Admin** ([`admin_service`], token-protected): cut-over status, set weight, emergency
-//!   rollback, resume.
+//! - [`jobs_service`], [`admin_service`]: the gRPC edge (decoding, `tonic::Status`).
+//! - [`admission`]: submit (idempotent by id and spec hash) and resume after a restart (bounded
+//!   starts, interrupted comparisons picked up again).
+//! - [`dual_run`]: drives a job — primary, shadow, comparison, fallback to blue, the green sample
+//!   for the cut-over window — over two seams, [`dual_run::EngineRunner`] and
+//!   [`dual_run::Comparator`], whose gRPC implementations are [`engine_client`] and
+//!   [`validator_client`]; its rules are pure functions ([`dual_run::rules`]).
+//! - [`log`]: every job's record and numbered events: the store, the live jobs, the broadcast
+//!   to watchers.
+//! - [`store`]: the [`store::JobStore`] trait and its embedded SQLite implementation; the stored
+//!   record is the router's own [`record::Job`], not the wire type.
+//! - [`cutover`]: stages, weights, the safety latch and the health window; [`routing`]: the
+//!   sticky hash.
 //!
 //! Metrics: `hop_router_jobs_total{side,outcome}`, `hop_router_job_seconds{side}`,
 //! `hop_router_jobs_in_flight`, `hop_router_submits_total{duplicate}`,
-//! `hop_router_fallbacks_total`, and the cut-over's ([`cutover::telemetry`]).
+//! `hop_router_fallbacks_total`, `hop_router_store_write_failures_total{what}`, and the
+//! cut-over's ([`cutover::telemetry`]).
 
 pub mod admin_service;
+pub mod admission;
 pub mod config;
 pub mod cutover;
+pub mod dual_run;
+pub mod engine_client;
 pub mod error;
 pub mod jobs_service;
-pub mod manager;
+pub mod log;
+pub mod record;
 pub mod routing;
-pub mod runner;
-pub mod shadow;
 pub mod store;
+pub mod validator_client;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use hop_proto::v1::jobs_server::JobsServer;
 use hop_runtime::GrpcServices;
 use hop_runtime::config::CommonArgs;
 
+use admission::Admission;
+use dual_run::{Comparator, DualRun};
+use engine_client::GrpcEngines;
+use log::JobLog;
+use validator_client::GrpcValidator;
+
 pub use config::RouterConfig;
 pub use error::RouterError;
 pub use jobs_service::JobsService;
-pub use manager::JobManager;
-pub use store::JobStore;
+pub use store::{JobStore, SqliteStore};
 
 /// The service name (config section, env prefix, ready line).
 pub const SERVICE: &str = "router";
@@ -78,7 +81,7 @@ pub async fn run(args: Args) -> ExitCode {
                 .store
                 .clone()
                 .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
-            let store = JobStore::open(&store_path).map_err(|e| e.to_string())?;
+            let store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
             let state_path = config.common.data_dir.join("router").join("cutover.json");
             let cutover =
                 cutover::Cutover::open(&config.own.cutover, &state_path, config.own.green_percent)
@@ -87,22 +90,40 @@ pub async fn run(args: Args) -> ExitCode {
             if admin_token.is_none() {
                 tracing::warn!("no cutover.admin_token_file: every hop.v1.Admin call is refused");
             }
-            if config.own.validator.is_none() {
-                tracing::warn!(
-                    "no validator configured: no shadow runs, dual and weighted stages only route"
-                );
-            }
+            let comparator = match &config.own.validator {
+                Some(uri) => Some(
+                    Arc::new(GrpcValidator::new(uri).map_err(|e| e.to_string())?)
+                        as Arc<dyn Comparator>,
+                ),
+                None => {
+                    tracing::warn!(
+                        "no validator configured: no shadow runs, dual and weighted stages only \
+                         route"
+                    );
+                    None
+                }
+            };
+            let engines = GrpcEngines::new(&config.own).map_err(|e| e.to_string())?;
             cutover.watch(shutdown);
-            let manager = JobManager::new(config.own.clone(), store, cutover.clone())
-                .map_err(|e| e.to_string())?;
-            let resumed = manager.resume().map_err(|e| e.to_string())?;
+            DualRun::describe_metrics();
+            let log = JobLog::new(Arc::new(store));
+            let dual = Arc::new(DualRun {
+                log: log.clone(),
+                cutover: cutover.clone(),
+                engines: Arc::new(engines),
+                comparator,
+                slots: tokio::sync::Semaphore::new(config.own.max_parallel_jobs),
+                shadow_timeout: config.own.shadow_timeout,
+            });
+            let admission = Admission::new(dual, config.own.max_starts);
+            let resumed = admission.resume().await.map_err(|e| e.to_string())?;
             tracing::info!(store = %store_path.display(), resumed, blue = ?config.own.blue,
             green = ?config.own.green, validator = ?config.own.validator, "router configured");
             Ok(GrpcServices::new()
                 .add_service(admin_service::admin_server(cutover, admin_token))
                 .add_service(
-                    JobsServer::new(JobsService::new(manager))
-                        .max_encoding_message_size(runner::MAX_MESSAGE_BYTES),
+                    JobsServer::new(JobsService::new(admission, log))
+                        .max_encoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES),
                 )
                 .into())
         },

@@ -46,7 +46,8 @@ fn spec(job_id: &str, fixture: &str, budget: u64, algorithms: &[&str]) -> JobSpe
 }
 
 async fn client(router: &ServiceProcess) -> JobsClient<Channel> {
-    JobsClient::new(router.channel().await).max_decoding_message_size(256 * 1024 * 1024)
+    JobsClient::new(router.channel().await)
+        .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
 }
 
 async fn watch(client: &mut JobsClient<Channel>, job_id: &str, after: u64) -> Vec<JobEvent> {

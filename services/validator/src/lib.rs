@@ -40,10 +40,6 @@ pub use store::ComparisonStore;
 /// The service name (config section, env prefix, ready line).
 pub const SERVICE: &str = "validator";
 
-/// Requests and replies up to this size are accepted and sent: a request carries two full
-/// results (production: 25,544 strategies' metrics and the result JSON on each side).
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Command-line flags: the common ones (service keys through `--set key=value`).
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -60,8 +56,8 @@ pub struct Args {
 pub fn grpc_services(handler: ValidatorHandler) -> GrpcServices {
     GrpcServices::new().add_service(
         ValidatorServer::new(handler)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES),
     )
 }
 

@@ -267,7 +267,7 @@ impl Net {
         JobsClient::connect(format!("http://{addr}"))
             .await
             .expect("the router answers")
-            .max_decoding_message_size(256 * 1024 * 1024)
+            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
     }
 
     /// Writes `jobs/queue/<job_id>.json` at once (a temporary name, then a rename).

@@ -43,7 +43,8 @@ impl Server {
     }
 
     pub async fn engine(&self) -> EngineClient<Channel> {
-        EngineClient::new(self.channel().await).max_decoding_message_size(64 * 1024 * 1024)
+        EngineClient::new(self.channel().await)
+            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
     }
 
     /// Runs `spec` to the end of its stream and returns every event.

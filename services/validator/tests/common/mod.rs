@@ -39,7 +39,8 @@ impl Server {
     }
 
     pub async fn validator(&self) -> ValidatorClient<Channel> {
-        ValidatorClient::new(self.channel().await).max_decoding_message_size(64 * 1024 * 1024)
+        ValidatorClient::new(self.channel().await)
+            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
     }
 
     /// `Compare` that must succeed.
