@@ -1,6 +1,7 @@
 //! Shared plumbing for the Heavy Optimizer services, so that each service's `main.rs` only
 //! launches:
 //!
+//! - [`atomic_file`]: files that readers see whole or not at all (temporary file, sync, rename).
 //! - [`client`]: outgoing channels with keepalives and trace context.
 //! - [`config`]: layered configuration (defaults < TOML file < `HOP_<SERVICE>_<KEY>` env < flags).
 //! - [`telemetry`]: structured logs (text or JSON) with an env-filter.
@@ -13,6 +14,7 @@
 //! - [`trace`]: OTLP trace export and W3C trace context across every gRPC call, so one job is one
 //!   trace across the services.
 
+pub mod atomic_file;
 pub mod client;
 pub mod config;
 mod error;

@@ -43,37 +43,64 @@ pub struct Context {
     pub csv_root: String,
 }
 
+/// A claimed job file as read from the share, before the job runs.
+enum Opened {
+    /// It was finished before a restart and is now cleaned up.
+    CleanedUp,
+    /// A job to work on.
+    Job(Box<Pending>),
+}
+
+/// What [`open`] read of a claimed job file.
+struct Pending {
+    claim: Claim,
+    /// The file's first bytes (up to one more than the limit) and its length.
+    bytes: Vec<u8>,
+    len: u64,
+    /// The finished file of an earlier job with this id, when there is one.
+    finished: Option<std::path::PathBuf>,
+    /// The name the finished file gets (never an earlier job's).
+    target: String,
+    /// The file's JSON object, or why it is not a job.
+    fields: Result<Map<String, Value>, BridgeError>,
+}
+
+/// Runs `work` with the context on the blocking pool (share I/O never runs on the async worker
+/// threads); a panic there leaves the job for a retry.
+async fn on_share<T: Send + 'static>(
+    ctx: &Arc<Context>,
+    work: impl FnOnce(&Context) -> Result<T, BridgeError> + Send + 'static,
+) -> Result<T, BridgeError> {
+    let for_work = ctx.clone();
+    tokio::task::spawn_blocking(move || work(&for_work))
+        .await
+        .map_err(|e| {
+            BridgeError::share("work on", &ctx.share.processing, std::io::Error::other(e))
+        })?
+}
+
 /// Works on `claim` to its end (see the module docs).
 pub async fn run(ctx: Arc<Context>, claim: Claim) -> Result<(), BridgeError> {
-    let share = &ctx.share;
-    let finished = share.finished_file(&claim.name);
-    if let Some(done) = &finished
-        && claim.resumed
-        && modified_since(done, claim.record.claimed())
-    {
-        // Written for this claim by a bridge that died before cleaning up. A finished file met
-        // by a fresh claim, or older than the claim, is an earlier job's: a reused id (below).
-        tracing::info!(
-            job_file = claim.name,
-            "the job was finished before a restart; cleaning up"
-        );
-        return finish::clean_up(share, claim);
-    }
-    let path = share.processing.join(&claim.name);
-    let max = ctx.config.max_job_file_bytes;
-    let (bytes, len) = read_prefix(&path, max.saturating_add(1))?;
-    let first_seen = claim.record.first_seen();
-    let job_id = stem(&claim.name).to_owned();
-    // Never overwrite an earlier job's finished file.
-    let target = match &finished {
-        Some(_) => finish::duplicate_name(share, &job_id),
-        None => claim.name.clone(),
+    let pending = match on_share(&ctx, move |ctx| open(ctx, claim)).await? {
+        Opened::CleanedUp => return Ok(()),
+        Opened::Job(pending) => *pending,
     };
-    let (original, ended, unreadable) = match examine(&ctx, &bytes, len) {
+    let Pending {
+        claim,
+        bytes,
+        len,
+        finished,
+        target,
+        fields,
+    } = pending;
+    let job_id = stem(&claim.name).to_owned();
+    let (original, ended, unreadable) = match fields {
         Err(not_a_job) => (finish::unreadable_original(&job_id), Err(not_a_job), true),
         Ok(fields) => {
             let ended = match &finished {
-                Some(previous) => Err(BridgeError::Refused(reused_id(&job_id, share, previous))),
+                Some(previous) => Err(BridgeError::Refused(reused_id(
+                    &job_id, &ctx.share, previous,
+                ))),
                 None => process(&ctx, &claim, &fields).await,
             };
             (fields, ended, false)
@@ -87,23 +114,71 @@ pub async fn run(ctx: Arc<Context>, claim: Claim) -> Result<(), BridgeError> {
             None => return Err(e),
         },
     };
-    let mut doc = finish::document(share, &original, first_seen, &ending);
-    if unreadable {
-        doc = finish::with_original_text(doc, &text_of(&bytes), len);
-    }
-    let dir = if ending.error.is_none() {
-        &share.completed
-    } else {
-        &share.failed
-    };
-    finish::deliver(share, claim, dir, &target, &doc)?;
+    let first_seen = claim.record.first_seen();
+    let folder = ending.run_folder.clone();
+    let (engine, side, validation, error) = (
+        ending.engine.clone(),
+        ending.side.clone(),
+        ending.validation.clone(),
+        ending.error.clone(),
+    );
+    on_share(&ctx, move |ctx| {
+        let share = &ctx.share;
+        let mut doc = finish::document(share, &original, first_seen, &ending);
+        if unreadable {
+            doc = finish::with_original_text(doc, &text_of(&bytes), len);
+        }
+        let dir = if ending.error.is_none() {
+            &share.completed
+        } else {
+            &share.failed
+        };
+        finish::deliver(share, claim, dir, &target, &doc)
+    })
+    .await?;
     metrics::ended(outcome, first_seen);
-    match &ending.error {
-        None => tracing::info!(job_id, folder = ?ending.run_folder, engine = ending.engine,
-            side = ending.side, validation = ending.validation, "job completed"),
+    match &error {
+        None => tracing::info!(job_id, folder = ?folder, engine, side, validation, "job completed"),
         Some(error) => tracing::info!(job_id, outcome, error, "job failed"),
     }
     Ok(())
+}
+
+/// Reads a claimed job file: cleans up one finished before a restart, else reads its first bytes
+/// and decides where its finished file goes.
+fn open(ctx: &Context, claim: Claim) -> Result<Opened, BridgeError> {
+    let share = &ctx.share;
+    let finished = share.finished_file(&claim.name);
+    if let Some(done) = &finished
+        && claim.resumed
+        && modified_since(done, claim.record.claimed())
+    {
+        // Written for this claim by a bridge that died before cleaning up. A finished file met
+        // by a fresh claim, or older than the claim, is an earlier job's: a reused id.
+        tracing::info!(
+            job_file = claim.name,
+            "the job was finished before a restart; cleaning up"
+        );
+        finish::clean_up(share, claim)?;
+        return Ok(Opened::CleanedUp);
+    }
+    let path = share.processing.join(&claim.name);
+    let max = ctx.config.max_job_file_bytes;
+    let (bytes, len) = read_prefix(&path, max.saturating_add(1))?;
+    // Never overwrite an earlier job's finished file.
+    let target = match &finished {
+        Some(_) => finish::duplicate_name(share, stem(&claim.name)),
+        None => claim.name.clone(),
+    };
+    let fields = examine(ctx, &bytes, len);
+    Ok(Opened::Job(Box::new(Pending {
+        claim,
+        bytes,
+        len,
+        finished,
+        target,
+        fields,
+    })))
 }
 
 /// The job file's JSON object, or the refusal of a file that is not one. `bytes` are the file's
@@ -128,12 +203,16 @@ fn examine(ctx: &Context, bytes: &[u8], len: u64) -> Result<Map<String, Value>, 
 
 /// Validates the job, runs it on the router and writes its run folder.
 async fn process(
-    ctx: &Context,
+    ctx: &Arc<Context>,
     claim: &Claim,
     fields: &Map<String, Value>,
 ) -> Result<Ending, BridgeError> {
     let job = job_file::parse(&claim.name, fields)?;
-    let csv = input_path::resolve(&job.input_file, &ctx.share, &ctx.config.unc_prefixes)?;
+    let input_file = job.input_file.clone();
+    let csv = on_share(ctx, move |ctx| {
+        input_path::resolve(&input_file, &ctx.share, &ctx.config.unc_prefixes)
+    })
+    .await?;
     let csv_path = format!("{}/{}", ctx.csv_root.trim_end_matches('/'), csv.relative);
     let spec = JobSpec {
         job_id: job.job_id.clone(),

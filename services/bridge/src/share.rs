@@ -1,9 +1,8 @@
 //! [`Share`]: the folders of the share (SPEC 3) and the file operations the protocol needs.
 
 use std::fs;
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::BridgeError;
@@ -142,28 +141,12 @@ pub fn stem(name: &str) -> &str {
     name.strip_suffix(JOB_EXTENSION).unwrap_or(name)
 }
 
-/// Writes `bytes` to `dir/name` atomically: into a hidden temporary file in `dir`, flushed to disk,
-/// then renamed (a reader — the Windows launcher polling the share — sees the whole file or
-/// none), then the folder is flushed (best effort).
+/// Writes `bytes` to `dir/name` atomically ([`hop_runtime::atomic_file`]): a reader — the
+/// Windows launcher polling the share — sees the whole file or none.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BridgeError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let target = dir.join(name);
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, &target)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(BridgeError::share("write", &target, e));
-    }
-    if let Ok(folder) = fs::File::open(dir) {
-        let _ = folder.sync_all();
-    }
-    Ok(())
+    hop_runtime::atomic_file::write_atomically(&target, bytes)
+        .map_err(|e| BridgeError::share("write", &target, e))
 }
 
 /// Removes `path`; a file that is already gone is not an error.

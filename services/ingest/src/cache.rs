@@ -4,14 +4,13 @@
 //!
 //! Shape and dates always come from the Parquet footer (the schema metadata and the row count), so
 //! a cache hit never reads the data pages and the sidecar can never disagree with the data. Files
-//! are written to a temporary name in the cache directory, synced and renamed into place, so a
+//! are written to a temporary name in the cache directory, synced, renamed into place and the folder synced (`hop_runtime::atomic_file`), so a
 //! reader never sees half a file, and two imports of the same bytes racing each other are harmless
 //! (both write the same content under the same name).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hop_columnar::{META_DATES, META_DAYS};
@@ -77,7 +76,6 @@ pub struct Shape {
 #[derive(Debug)]
 pub struct DatasetCache {
     dir: PathBuf,
-    temp_counter: AtomicU64,
 }
 
 impl DatasetCache {
@@ -85,10 +83,7 @@ impl DatasetCache {
     pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(Self {
-            dir,
-            temp_counter: AtomicU64::new(0),
-        })
+        Ok(Self { dir })
     }
 
     /// The cache directory.
@@ -218,26 +213,10 @@ impl DatasetCache {
         target: &Path,
         write: impl FnOnce(&mut BufWriter<&File>) -> Result<(), String>,
     ) -> Result<(), IngestError> {
-        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = self
-            .dir
-            .join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-        let failed = |e: String| {
-            let _ = std::fs::remove_file(&temp);
-            IngestError::Internal(format!("cannot write {}: {e}", target.display()))
-        };
-        let file = File::create(&temp).map_err(|e| failed(e.to_string()))?;
-        let mut w = BufWriter::new(&file);
-        write(&mut w).map_err(failed)?;
-        w.flush().map_err(|e| failed(e.to_string()))?;
-        drop(w);
-        file.sync_all().map_err(|e| failed(e.to_string()))?;
-        std::fs::rename(&temp, target).map_err(|e| failed(e.to_string()))?;
-        Ok(())
+        hop_runtime::atomic_file::write_atomically_with(target, |w| {
+            write(w).map_err(std::io::Error::other)
+        })
+        .map_err(|e| IngestError::Internal(format!("cannot write {}: {e}", target.display())))
     }
 }
 

@@ -3,7 +3,6 @@
 //! file, fsync, rename, fsync of the folder), so a crash leaves the old or the new state, never
 //! half of one.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -54,28 +53,11 @@ pub fn load(path: &Path) -> Result<Option<Persisted>, String> {
 /// writes (the temporary file is named after `path` and this process).
 pub fn save(path: &Path, state: &Persisted) -> Result<(), RouterError> {
     let failed = |e: std::io::Error| RouterError::state(path, e);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(failed)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "cutover".into(), |n| n.to_string_lossy());
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
     let text = serde_json::to_string_pretty(state).expect("the state serializes");
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(failed(e));
-    }
-    // The rename is durable once the folder is synced (not possible on every platform).
-    if let Ok(folder) = std::fs::File::open(dir) {
-        let _ = folder.sync_all();
-    }
-    Ok(())
+    hop_runtime::atomic_file::write_atomically(path, text.as_bytes()).map_err(failed)
 }
 
 #[cfg(test)]

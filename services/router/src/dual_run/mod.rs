@@ -1,9 +1,9 @@
 //! [`DualRun`]: drives one job to its final state — its primary side, the other side as a silent
 //! shadow in the dual and weighted stages, the comparison, and the green sample for the cut-over
 //! window — over two seams: an [`EngineRunner`] (runs a job on a side) and a [`Comparator`]
-//! (compares blue's and green's results). Their gRPC implementations are
-//! [`crate::engine_client`] and [`crate::validator_client`]; the rules themselves are the pure
-//! functions of [`rules`].
+//! (compares blue's and green's results). Their gRPC implementations live beside
+//! this module (`engine_client::GrpcEngines`, `validator_client::GrpcValidator`), which depend on
+//! it and not the other way round; the rules themselves are the pure functions of [`rules`].
 //!
 //! - The client always gets the primary's answer. **Green failing as primary** (anything but a
 //!   refusal of the job itself) re-runs the job on blue; green's failure counts in the window.
