@@ -3,6 +3,7 @@
 //! end-to-end tests use this one implementation.
 
 mod otlp_collector;
+pub mod postgres;
 
 pub use otlp_collector::{Collector, ReceivedSpan};
 

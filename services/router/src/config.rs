@@ -27,8 +27,14 @@ pub struct RouterConfig {
     pub shadow_timeout: Duration,
     /// Stages, weights, the safety latch, automatic rollback and the admin token (`[router.cutover]`).
     pub cutover: crate::cutover::CutoverConfig,
-    /// The job store (SQLite); default `<data_dir>/router/jobs.sqlite`.
+    /// The job store (SQLite); default `<data_dir>/router/jobs.sqlite`. Unused with `postgres`.
     pub store: Option<PathBuf>,
+    /// A PostgreSQL connection string (`postgresql://user@host:5432/db` or libpq's
+    /// `host=... user=... dbname=...`) for a job store that several router replicas share;
+    /// unset: the embedded SQLite store. Put no password here: use `postgres_password_file`.
+    pub postgres: Option<String>,
+    /// A file holding the PostgreSQL password (e.g. a mounted Kubernetes Secret).
+    pub postgres_password_file: Option<PathBuf>,
     /// Jobs run at once; further jobs wait in state `QUEUED`.
     pub max_parallel_jobs: usize,
     /// How long the router keeps trying to reach an engine that does not answer before it fails
@@ -53,6 +59,8 @@ impl Default for RouterConfig {
             shadow_timeout: Duration::from_secs(300),
             cutover: crate::cutover::CutoverConfig::default(),
             store: None,
+            postgres: None,
+            postgres_password_file: None,
             max_parallel_jobs: 4,
             engine_retry: Duration::from_secs(60),
             max_attempts: 3,

@@ -51,7 +51,7 @@ use validator_client::GrpcValidator;
 pub use config::RouterConfig;
 pub use error::RouterError;
 pub use jobs_service::JobsService;
-pub use store::{JobStore, SqliteStore};
+pub use store::{JobStore, PgStore, SqliteStore};
 
 /// The service name (config section, env prefix, ready line).
 pub const SERVICE: &str = "router";
@@ -76,12 +76,7 @@ pub async fn run(args: Args) -> ExitCode {
         &args.common,
         |config, shutdown| async move {
             config.own.validate()?;
-            let store_path = config
-                .own
-                .store
-                .clone()
-                .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
-            let store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
+            let (store, store_name) = open_store(&config).await?;
             let state_path = config.common.data_dir.join("router").join("cutover.json");
             let cutover =
                 cutover::Cutover::open(&config.own.cutover, &state_path, config.own.green_percent)
@@ -106,7 +101,7 @@ pub async fn run(args: Args) -> ExitCode {
             let engines = GrpcEngines::new(&config.own).map_err(|e| e.to_string())?;
             cutover.watch(shutdown);
             DualRun::describe_metrics();
-            let log = JobLog::new(Arc::new(store));
+            let log = JobLog::new(store);
             let dual = Arc::new(DualRun {
                 log: log.clone(),
                 cutover: cutover.clone(),
@@ -117,7 +112,7 @@ pub async fn run(args: Args) -> ExitCode {
             });
             let admission = Admission::new(dual, config.own.max_starts);
             let resumed = admission.resume().await.map_err(|e| e.to_string())?;
-            tracing::info!(store = %store_path.display(), resumed, blue = ?config.own.blue,
+            tracing::info!(store = store_name, resumed, blue = ?config.own.blue,
             green = ?config.own.green, validator = ?config.own.validator, "router configured");
             Ok(GrpcServices::new()
                 .add_service(admin_service::admin_server(cutover, admin_token))
@@ -129,4 +124,36 @@ pub async fn run(args: Args) -> ExitCode {
         },
     )
     .await
+}
+
+/// The job store the configuration names (PostgreSQL when `postgres` is set, else SQLite), and
+/// how to name it in logs (never with a password).
+async fn open_store(
+    config: &hop_runtime::LoadedConfig<RouterConfig>,
+) -> Result<(Arc<dyn JobStore>, String), String> {
+    let own = &config.own;
+    if let Some(url) = &own.postgres {
+        let password = match &own.postgres_password_file {
+            Some(file) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| {
+                        format!("cannot read postgres_password_file {}: {e}", file.display())
+                    })?
+                    .trim_end()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let store = PgStore::connect(url, password.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = store.target().to_owned();
+        return Ok((Arc::new(store), name));
+    }
+    let path = own
+        .store
+        .clone()
+        .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
+    let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
+    Ok((Arc::new(store), path.display().to_string()))
 }

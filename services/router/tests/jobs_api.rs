@@ -277,3 +277,69 @@ async fn cancel_ends_a_running_job() {
     let last = rest.last().unwrap().as_ref().unwrap();
     assert!(matches!(&last.event, Some(Event::Failed(f)) if f.code == "CANCELLED"));
 }
+
+/// Two routers on one PostgreSQL store (one after the other, as in a rolling upgrade): the
+/// second sees the first's job, answers a resubmission with it, and refuses the id for another
+/// spec with a sentence for the analyst.
+#[tokio::test(flavor = "multi_thread")]
+async fn routers_share_jobs_through_postgres() {
+    let Some(db) = hop_runtime::testing::or_skip(hop_runtime::testing::postgres::Postgres::start())
+    else {
+        return;
+    };
+    let green = compute();
+    let settings = [
+        "--set".to_owned(),
+        format!("green={}", green.uri()),
+        "--set".to_owned(),
+        "green_percent=100".to_owned(),
+        "--set".to_owned(),
+        format!("postgres={}", db.url),
+    ];
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let first = router(&settings);
+    let mut client_a = client(&first).await;
+    client_a
+        .submit(SubmitRequest {
+            spec: Some(spec("shared", "sensex_500x82.csv", 500, &["HC"])),
+        })
+        .await
+        .unwrap();
+    let events = watch(&mut client_a, "shared", 0).await;
+    assert_eq!(events.last().map(kind), Some("finished"), "{events:?}");
+    drop(client_a);
+    drop(first);
+
+    let second = router(&settings);
+    let mut client_b = client(&second).await;
+    let record = client_b
+        .get(GetRequest {
+            job_id: "shared".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(record.state(), JobState::Succeeded);
+    assert_eq!(record.result.unwrap().algorithms.len(), 1);
+    let again = client_b
+        .submit(SubmitRequest {
+            spec: Some(spec("shared", "sensex_500x82.csv", 500, &["HC"])),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate, "the same job, never run twice");
+    assert_eq!(watch(&mut client_b, "shared", 0).await.len(), events.len());
+    let refused = client_b
+        .submit(SubmitRequest {
+            spec: Some(spec("shared", "sensex_500x82.csv", 600, &["HC"])),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::AlreadyExists);
+    assert!(
+        refused.message().contains("give this job a new job_id"),
+        "{}",
+        refused.message()
+    );
+}

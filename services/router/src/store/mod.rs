@@ -7,10 +7,15 @@
 //! `update` with an event stores both or neither. Calls are async and never block the caller's
 //! thread (SQLite runs them on the blocking pool).
 
+#[cfg(test)]
+mod contract;
+mod encoding;
+mod postgres;
 mod sqlite;
 
 use hop_proto::v1::{JobEvent, JobState};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::error::RouterError;

@@ -12,14 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use hop_proto::v1::job_event::Event;
-use hop_proto::v1::{JobEvent, JobRecord, JobState, ValidationOutcome};
-use prost::Message;
+use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::encoding::{Encoded, decode_events, decode_job, final_finished, stored_event};
 use super::{Inserted, JobStore};
 use crate::error::RouterError;
-use crate::record::{Job, spec_hash};
+use crate::record::Job;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -102,25 +101,11 @@ impl SqliteStore {
     }
 
     fn decode(&self, (bytes, hash, starts): Row) -> Result<Job, RouterError> {
-        let record = JobRecord::decode(bytes.as_slice()).map_err(|e| self.corrupt(e))?;
-        let hash = match (hash.is_empty(), &record.spec) {
-            // Stored before hashes were: the hash of the stored spec.
-            (true, Some(spec)) => spec_hash(spec),
-            _ => hash,
-        };
-        Job::from_wire(record, hash, starts)
-            .map_err(|e| RouterError::store(&self.inner.path, format!("a stored job is bad: {e}")))
+        decode_job(&bytes, hash, starts).map_err(|e| RouterError::store(&self.inner.path, e))
     }
 
     fn decode_all(&self, rows: Vec<Row>) -> Result<Vec<Job>, RouterError> {
         rows.into_iter().map(|r| self.decode(r)).collect()
-    }
-
-    fn corrupt(&self, e: prost::DecodeError) -> RouterError {
-        RouterError::store(
-            &self.inner.path,
-            format!("a stored job does not decode: {e}"),
-        )
     }
 
     async fn rows(
@@ -152,53 +137,17 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE INDEX IF NOT EXISTS jobs_validation ON jobs (state, validation)")
 }
 
-/// A job's columns, encoded for a statement.
-struct Encoded {
-    job_id: String,
-    state: i32,
-    validation: i32,
-    record: Vec<u8>,
-    spec_hash: String,
-    starts: u32,
-}
-
-impl Encoded {
-    fn of(job: &Job) -> Self {
-        Self {
-            job_id: job.id.clone(),
-            state: job.state as i32,
-            validation: job.validation.outcome as i32,
-            record: job.to_wire().encode_to_vec(),
-            spec_hash: job.spec_hash.clone(),
-            starts: job.starts,
-        }
-    }
-
-    fn update(&self, conn: &Connection) -> rusqlite::Result<usize> {
-        conn.execute(
-            "UPDATE jobs SET state = ?2, record = ?3, validation = ?4, starts = ?5
-             WHERE job_id = ?1",
-            params![
-                self.job_id,
-                self.state,
-                self.record,
-                self.validation,
-                self.starts
-            ],
-        )
-    }
-}
-
-/// An event as stored (a `Finished` event without its result).
-fn stored_event(event: &JobEvent) -> (String, i64, Vec<u8>) {
-    let mut stored = event.clone();
-    if let Some(Event::Finished(finished)) = stored.event.as_mut() {
-        finished.result = None;
-    }
-    (
-        event.job_id.clone(),
-        event.sequence as i64,
-        stored.encode_to_vec(),
+fn update_job(conn: &Connection, encoded: &Encoded) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE jobs SET state = ?2, record = ?3, validation = ?4, starts = ?5
+         WHERE job_id = ?1",
+        params![
+            encoded.job_id,
+            encoded.state,
+            encoded.record,
+            encoded.validation,
+            encoded.starts
+        ],
     )
 }
 
@@ -257,7 +206,7 @@ impl JobStore for SqliteStore {
         let event = event.map(stored_event);
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            encoded.update(&tx)?;
+            update_job(&tx, &encoded)?;
             if let Some(event) = &event {
                 insert_event(&tx, event)?;
             }
@@ -304,11 +253,9 @@ impl JobStore for SqliteStore {
                 rows.collect()
             })
             .await?;
-        let mut events = blobs
-            .iter()
-            .map(|b| JobEvent::decode(b.as_slice()).map_err(|e| self.corrupt(e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(Event::Finished(finished)) = events.last_mut().and_then(|e| e.event.as_mut()) {
+        let mut events =
+            decode_events(&blobs).map_err(|e| RouterError::store(&self.inner.path, e))?;
+        if let Some(finished) = final_finished(&mut events) {
             finished.result = self.get(job_id).await?.and_then(|job| job.result);
         }
         Ok(events)

@@ -1,0 +1,305 @@
+//! [`PgStore`]: the job store in PostgreSQL, for router replicas that share one database.
+//!
+//! The same two tables as the embedded store (`hop_jobs`, `hop_events`), created when missing.
+//! `insert` is `INSERT ... ON CONFLICT (job_id) DO NOTHING` inside a transaction with the first
+//! event, so of two replicas accepting one id at the same time exactly one gets `New`. One
+//! connection, reopened on the next call after it broke; each call is one statement or one
+//! transaction.
+
+use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
+use tokio::sync::{Mutex, MutexGuard};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row};
+
+use super::encoding::{Encoded, decode_events, decode_job, final_finished, stored_event};
+use super::{Inserted, JobStore};
+use crate::error::RouterError;
+use crate::record::Job;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS hop_jobs (
+    ordinal    BIGSERIAL PRIMARY KEY,
+    job_id     TEXT NOT NULL UNIQUE,
+    state      INTEGER NOT NULL,
+    validation INTEGER NOT NULL,
+    spec_hash  TEXT NOT NULL,
+    starts     INTEGER NOT NULL,
+    record     BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hop_jobs_state ON hop_jobs (state, validation);
+CREATE TABLE IF NOT EXISTS hop_events (
+    job_id   TEXT NOT NULL,
+    sequence BIGINT NOT NULL,
+    event    BYTEA NOT NULL,
+    PRIMARY KEY (job_id, sequence)
+);
+";
+
+const SELECT_JOB: &str = "SELECT record, spec_hash, starts FROM hop_jobs";
+
+/// The PostgreSQL job store.
+pub struct PgStore {
+    config: Config,
+    /// `postgres <host>:<port>/<database>`, for messages (never the password).
+    target: String,
+    client: Mutex<Option<Client>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgresql://user@host:port/db` or libpq's
+    /// `key=value` form), with `password` when given, and creates the tables when missing.
+    pub async fn connect(url: &str, password: Option<&str>) -> Result<Self, RouterError> {
+        let mut config: Config = url.parse().map_err(|e| {
+            RouterError::InvalidRequest(format!(
+                "the router's postgres setting is not a PostgreSQL connection string: {e}"
+            ))
+        })?;
+        if let Some(password) = password {
+            config.password(password);
+        }
+        let host = config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_default();
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let target = format!(
+            "postgres {host}:{port}/{}",
+            config.get_dbname().unwrap_or("")
+        );
+        let store = Self {
+            config,
+            target,
+            client: Mutex::new(None),
+        };
+        store
+            .client()
+            .await?
+            .as_ref()
+            .expect("connected")
+            .batch_execute(SCHEMA)
+            .await
+            .map_err(|e| store.failed(e))?;
+        Ok(store)
+    }
+
+    /// `postgres <host>:<port>/<database>` (no credentials), for logs.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn failed(&self, e: impl std::fmt::Display) -> RouterError {
+        RouterError::Store {
+            path: self.target.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The connection, reopened when there is none or it broke.
+    async fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, RouterError> {
+        let mut client = self.client.lock().await;
+        if client.as_ref().is_none_or(Client::is_closed) {
+            let (fresh, connection) = self
+                .config
+                .connect(NoTls)
+                .await
+                .map_err(|e| self.failed(e))?;
+            let target = self.target.clone();
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(store = target, error = %e, "the job store's connection broke");
+                }
+            });
+            *client = Some(fresh);
+        }
+        Ok(client)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, RouterError> {
+        let client = self.client().await?;
+        let client = client.as_ref().expect("connected");
+        client.query(sql, params).await.map_err(|e| self.failed(e))
+    }
+
+    fn job(&self, row: &Row) -> Result<Job, RouterError> {
+        let starts: i32 = row.get(2);
+        decode_job(row.get(0), row.get(1), starts.max(0) as u32).map_err(|e| self.failed(e))
+    }
+
+    async fn jobs(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Job>, RouterError> {
+        self.query(sql, params)
+            .await?
+            .iter()
+            .map(|row| self.job(row))
+            .collect()
+    }
+}
+
+const INSERT_EVENT: &str = "INSERT INTO hop_events (job_id, sequence, event) VALUES ($1, $2, $3)
+     ON CONFLICT (job_id, sequence) DO UPDATE SET event = EXCLUDED.event";
+
+#[async_trait::async_trait]
+impl JobStore for PgStore {
+    async fn insert(&self, job: &Job, first: &JobEvent) -> Result<Inserted, RouterError> {
+        let e = Encoded::of(job);
+        let (event_job, sequence, event) = stored_event(first);
+        let mut client = self.client().await?;
+        let client = client.as_mut().expect("connected");
+        let failed = |e| self.failed(e);
+        let tx = client.transaction().await.map_err(failed)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO hop_jobs (job_id, state, validation, spec_hash, starts, record)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING",
+                &[
+                    &e.job_id,
+                    &e.state,
+                    &e.validation,
+                    &e.spec_hash,
+                    &(e.starts as i32),
+                    &e.record,
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        if inserted == 1 {
+            tx.execute(INSERT_EVENT, &[&event_job, &sequence, &event])
+                .await
+                .map_err(failed)?;
+            tx.commit().await.map_err(failed)?;
+            return Ok(Inserted::New);
+        }
+        let row = tx
+            .query_one(&format!("{SELECT_JOB} WHERE job_id = $1"), &[&e.job_id])
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(Inserted::Existing(Box::new(self.job(&row)?)))
+    }
+
+    async fn update(&self, job: &Job, event: Option<&JobEvent>) -> Result<(), RouterError> {
+        let e = Encoded::of(job);
+        let event = event.map(stored_event);
+        let mut client = self.client().await?;
+        let client = client.as_mut().expect("connected");
+        let failed = |e| self.failed(e);
+        let tx = client.transaction().await.map_err(failed)?;
+        tx.execute(
+            "UPDATE hop_jobs SET state = $2, record = $3, validation = $4, starts = $5
+             WHERE job_id = $1",
+            &[
+                &e.job_id,
+                &e.state,
+                &e.record,
+                &e.validation,
+                &(e.starts as i32),
+            ],
+        )
+        .await
+        .map_err(failed)?;
+        if let Some((job_id, sequence, bytes)) = &event {
+            tx.execute(INSERT_EVENT, &[job_id, sequence, bytes])
+                .await
+                .map_err(failed)?;
+        }
+        tx.commit().await.map_err(failed)
+    }
+
+    async fn append(&self, event: &JobEvent) -> Result<(), RouterError> {
+        let (job_id, sequence, bytes) = stored_event(event);
+        self.query(INSERT_EVENT, &[&job_id, &sequence, &bytes])
+            .await
+            .map(drop)
+    }
+
+    async fn get(&self, job_id: &str) -> Result<Option<Job>, RouterError> {
+        let rows = self
+            .query(&format!("{SELECT_JOB} WHERE job_id = $1"), &[&job_id])
+            .await?;
+        rows.first().map(|row| self.job(row)).transpose()
+    }
+
+    async fn events(
+        &self,
+        job_id: &str,
+        after_sequence: u64,
+    ) -> Result<Vec<JobEvent>, RouterError> {
+        let rows = self
+            .query(
+                "SELECT event FROM hop_events WHERE job_id = $1 AND sequence > $2
+                 ORDER BY sequence",
+                &[&job_id, &(after_sequence as i64)],
+            )
+            .await?;
+        let blobs: Vec<Vec<u8>> = rows.iter().map(|row| row.get(0)).collect();
+        let mut events = decode_events(&blobs).map_err(|e| self.failed(e))?;
+        if let Some(finished) = final_finished(&mut events) {
+            finished.result = self.get(job_id).await?.and_then(|job| job.result);
+        }
+        Ok(events)
+    }
+
+    async fn last_sequence(&self, job_id: &str) -> Result<u64, RouterError> {
+        let rows = self
+            .query(
+                "SELECT COALESCE(MAX(sequence), 0) FROM hop_events WHERE job_id = $1",
+                &[&job_id],
+            )
+            .await?;
+        let last: i64 = rows.first().map_or(0, |row| row.get(0));
+        Ok(last.max(0) as u64)
+    }
+
+    async fn list(&self, limit: usize, state: Option<JobState>) -> Result<Vec<Job>, RouterError> {
+        let state = state.map(|s| s as i32);
+        self.jobs(
+            &format!(
+                "{SELECT_JOB} WHERE ($1::INTEGER IS NULL OR state = $1)
+                 ORDER BY ordinal DESC LIMIT $2"
+            ),
+            &[&state, &(limit as i64)],
+        )
+        .await
+    }
+
+    async fn unfinished(&self) -> Result<Vec<Job>, RouterError> {
+        self.jobs(
+            &format!("{SELECT_JOB} WHERE state IN ($1, $2) ORDER BY ordinal"),
+            &[&(JobState::Queued as i32), &(JobState::Running as i32)],
+        )
+        .await
+    }
+
+    async fn pending_validations(&self) -> Result<Vec<Job>, RouterError> {
+        self.jobs(
+            &format!("{SELECT_JOB} WHERE state = $1 AND validation = $2 ORDER BY ordinal"),
+            &[
+                &(JobState::Succeeded as i32),
+                &(ValidationOutcome::Pending as i32),
+            ],
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;
