@@ -47,6 +47,12 @@ pub struct RouterConfig {
     /// Times a router starts a job in all (acceptance and every resume after a restart); a job
     /// still unfinished then fails with `ATTEMPTS_EXHAUSTED` instead of being resumed forever.
     pub max_starts: u32,
+    /// How long a finished job (record and events) is kept; `0s` keeps every job.
+    #[serde(with = "duration")]
+    pub retention: Duration,
+    /// How often old jobs are removed and the store's size is measured.
+    #[serde(with = "duration")]
+    pub retention_sweep: Duration,
 }
 
 impl Default for RouterConfig {
@@ -65,6 +71,8 @@ impl Default for RouterConfig {
             engine_retry: Duration::from_secs(60),
             max_attempts: 3,
             max_starts: 3,
+            retention: Duration::from_secs(30 * 86_400),
+            retention_sweep: Duration::from_secs(3600),
         }
     }
 }
@@ -83,6 +91,9 @@ impl RouterConfig {
         }
         if self.max_attempts == 0 {
             return Err("max_attempts must be at least 1".into());
+        }
+        if self.retention_sweep.is_zero() {
+            return Err("retention_sweep must be longer than 0s".into());
         }
         if self.max_starts == 0 {
             return Err("max_starts must be at least 1".into());

@@ -31,6 +31,7 @@ pub mod error;
 pub mod jobs_service;
 pub mod log;
 pub mod record;
+pub mod retention;
 pub mod routing;
 pub mod store;
 pub mod validator_client;
@@ -99,6 +100,12 @@ pub async fn run(args: Args) -> ExitCode {
                 }
             };
             let engines = GrpcEngines::new(&config.own).map_err(|e| e.to_string())?;
+            retention::start(
+                store.clone(),
+                config.own.retention,
+                config.own.retention_sweep,
+                shutdown.clone(),
+            );
             cutover.watch(shutdown);
             DualRun::describe_metrics();
             let log = JobLog::new(store);

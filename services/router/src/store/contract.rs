@@ -106,6 +106,39 @@ pub async fn pending_validations(store: &dyn JobStore) {
     assert!(store.pending_validations().await.unwrap().is_empty());
 }
 
+/// Retention removes jobs that ended before the cutoff, with their events, and nothing else.
+pub async fn retention(store: &dyn JobStore) {
+    let day = std::time::Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    let ended = |id: &str, ago: std::time::Duration| {
+        let mut job = job(id);
+        job.state = JobState::Failed;
+        job.finished_at = Some(now - ago);
+        job
+    };
+    for (id, ago) in [("old", 10 * day), ("recent", day)] {
+        store.insert(&job(id), &queued(id)).await.unwrap();
+        store.update(&ended(id, ago), None).await.unwrap();
+    }
+    store
+        .insert(&job("running"), &queued("running"))
+        .await
+        .unwrap();
+    let cutoff = now - 5 * day;
+    let cutoff_ms = cutoff
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(store.size_bytes().await.unwrap() > 0);
+    assert_eq!(store.purge_finished_before(cutoff_ms).await.unwrap(), 1);
+    assert!(store.get("old").await.unwrap().is_none());
+    assert!(store.events("old", 0).await.unwrap().is_empty());
+    let mut left = ids(store.list(10, None).await.unwrap());
+    left.sort();
+    assert_eq!(left, ["recent", "running"]);
+    assert_eq!(store.purge_finished_before(cutoff_ms).await.unwrap(), 0);
+}
+
 /// Of many concurrent inserts of one id exactly one is new, and one event is stored.
 pub async fn one_winner(store: Arc<dyn JobStore>) {
     let racers: Vec<_> = (0..8)

@@ -16,6 +16,8 @@ pub struct Encoded {
     pub record: Vec<u8>,
     pub spec_hash: String,
     pub starts: u32,
+    /// When the job reached its final state, in ms since the Unix epoch; 0 while not final.
+    pub finished_ms: i64,
 }
 
 impl Encoded {
@@ -27,6 +29,11 @@ impl Encoded {
             record: job.to_wire().encode_to_vec(),
             spec_hash: job.spec_hash.clone(),
             starts: job.starts,
+            finished_ms: job
+                .finished_at
+                .filter(|_| job.is_final())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         }
     }
 }

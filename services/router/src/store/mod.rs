@@ -61,4 +61,11 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// Succeeded jobs whose shadow comparison is still pending (the router stopped between the
     /// primary's answer and the comparison), oldest first.
     async fn pending_validations(&self) -> Result<Vec<Job>, RouterError>;
+
+    /// Removes the jobs that reached a final state before `cutoff_ms` (ms since the Unix epoch)
+    /// and their events; returns how many jobs it removed.
+    async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, RouterError>;
+
+    /// The space the store takes on disk, in bytes.
+    async fn size_bytes(&self) -> Result<u64, RouterError>;
 }

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS hop_jobs (
     validation INTEGER NOT NULL,
     spec_hash  TEXT NOT NULL,
     starts     INTEGER NOT NULL,
+    finished_ms BIGINT NOT NULL DEFAULT 0,
     record     BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS hop_jobs_state ON hop_jobs (state, validation);
@@ -204,14 +205,15 @@ impl JobStore for PgStore {
         let failed = |e| self.failed(e);
         let tx = client.transaction().await.map_err(failed)?;
         tx.execute(
-            "UPDATE hop_jobs SET state = $2, record = $3, validation = $4, starts = $5
-             WHERE job_id = $1",
+            "UPDATE hop_jobs SET state = $2, record = $3, validation = $4, starts = $5,
+             finished_ms = $6 WHERE job_id = $1",
             &[
                 &e.job_id,
                 &e.state,
                 &e.record,
                 &e.validation,
                 &(e.starts as i32),
+                &e.finished_ms,
             ],
         )
         .await
@@ -287,6 +289,40 @@ impl JobStore for PgStore {
             &[&(JobState::Queued as i32), &(JobState::Running as i32)],
         )
         .await
+    }
+
+    async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, RouterError> {
+        let mut client = self.client().await?;
+        let client = client.as_mut().expect("connected");
+        let failed = |e| self.failed(e);
+        let tx = client.transaction().await.map_err(failed)?;
+        tx.execute(
+            "DELETE FROM hop_events WHERE job_id IN
+             (SELECT job_id FROM hop_jobs WHERE finished_ms > 0 AND finished_ms < $1)",
+            &[&cutoff_ms],
+        )
+        .await
+        .map_err(failed)?;
+        let jobs = tx
+            .execute(
+                "DELETE FROM hop_jobs WHERE finished_ms > 0 AND finished_ms < $1",
+                &[&cutoff_ms],
+            )
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(jobs)
+    }
+
+    async fn size_bytes(&self) -> Result<u64, RouterError> {
+        let rows = self
+            .query(
+                "SELECT pg_total_relation_size('hop_jobs') + pg_total_relation_size('hop_events')",
+                &[],
+            )
+            .await?;
+        let bytes: i64 = rows.first().map_or(0, |row| row.get(0));
+        Ok(bytes.max(0) as u64)
     }
 
     async fn pending_validations(&self) -> Result<Vec<Job>, RouterError> {

@@ -37,10 +37,11 @@ CREATE TABLE IF NOT EXISTS events (
 ";
 
 /// Columns added after the first version, with their definitions.
-const ADDED_COLUMNS: [(&str, &str); 3] = [
+const ADDED_COLUMNS: [(&str, &str); 4] = [
     ("spec_hash", "TEXT NOT NULL DEFAULT ''"),
     ("starts", "INTEGER NOT NULL DEFAULT 1"),
     ("validation", "INTEGER NOT NULL DEFAULT 0"),
+    ("finished_ms", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// The SQLite job store; cheap to clone.
@@ -139,14 +140,15 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
 
 fn update_job(conn: &Connection, encoded: &Encoded) -> rusqlite::Result<usize> {
     conn.execute(
-        "UPDATE jobs SET state = ?2, record = ?3, validation = ?4, starts = ?5
+        "UPDATE jobs SET state = ?2, record = ?3, validation = ?4, starts = ?5, finished_ms = ?6
          WHERE job_id = ?1",
         params![
             encoded.job_id,
             encoded.state,
             encoded.record,
             encoded.validation,
-            encoded.starts
+            encoded.starts,
+            encoded.finished_ms
         ],
     )
 }
@@ -296,6 +298,40 @@ impl JobStore for SqliteStore {
             ],
         )
         .await
+    }
+
+    async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, RouterError> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM events WHERE job_id IN
+                 (SELECT job_id FROM jobs WHERE finished_ms > 0 AND finished_ms < ?1)",
+                params![cutoff_ms],
+            )?;
+            let jobs = tx.execute(
+                "DELETE FROM jobs WHERE finished_ms > 0 AND finished_ms < ?1",
+                params![cutoff_ms],
+            )?;
+            tx.commit()?;
+            Ok(jobs as u64)
+        })
+        .await
+    }
+
+    async fn size_bytes(&self) -> Result<u64, RouterError> {
+        let pages: i64 = self
+            .with(|conn| {
+                conn.query_row(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                    [],
+                    |row| row.get(0),
+                )
+            })
+            .await?;
+        let mut wal = self.inner.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = std::fs::metadata(wal).map_or(0, |m| m.len());
+        Ok(pages.max(0) as u64 + wal)
     }
 
     async fn pending_validations(&self) -> Result<Vec<Job>, RouterError> {

@@ -28,6 +28,7 @@ async fn keeps_the_store_contract_on_a_real_server() {
     contract::records_and_events(&database(&server, "records").await).await;
     contract::pending_validations(&database(&server, "pending").await).await;
     contract::one_winner(Arc::new(database(&server, "race").await)).await;
+    contract::retention(&database(&server, "retention").await).await;
     // Two stores on one database (two router replicas) see each other's jobs.
     let url = server.url.replace("/postgres", "/records");
     let other = PgStore::connect(&url, None).await.unwrap();

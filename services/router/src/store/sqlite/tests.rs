@@ -15,6 +15,7 @@ async fn keeps_the_store_contract() {
     contract::records_and_events(&open(&dir)).await;
     contract::pending_validations(&open(&tempfile::tempdir().unwrap())).await;
     contract::one_winner(Arc::new(open(&tempfile::tempdir().unwrap()))).await;
+    contract::retention(&open(&tempfile::tempdir().unwrap())).await;
     // Everything survives closing and opening again.
     let reopened = open(&dir);
     assert_eq!(reopened.list(10, None).await.unwrap().len(), 2);
