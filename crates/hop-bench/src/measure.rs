@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use hop_core::JobOptions;
 use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
-use hop_core::exact::{FitnessSpec, Problem};
+use hop_core::fitness::{FitnessSpec, Problem};
 use hop_core::rng::Rng;
 
 use crate::BenchArgs;

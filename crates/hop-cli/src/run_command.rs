@@ -44,7 +44,7 @@ pub struct JobOptionArgs {
     /// Largest size of a size sweep.
     #[arg(long, requires = "min_size")]
     pub max_size: Option<usize>,
-    #[arg(long, default_value_t = hop_core::options::DEFAULT_SEED)]
+    #[arg(long, default_value_t = hop_core::types::DEFAULT_SEED)]
     pub seed: u64,
     /// Comma-separated algorithms (GA,PSO,SA,DE,ACO,HC,BO,RS); all eight by default.
     #[arg(long, value_parser = parse_algorithms)]
@@ -56,7 +56,7 @@ pub struct JobOptionArgs {
     #[arg(long, default_value = "ratio", value_parser = parse_metric)]
     pub metric: Metric,
     /// Weight of the mean pairwise correlation subtracted from the fitness (0 disables it).
-    #[arg(long, default_value_t = hop_core::options::DEFAULT_PENALTY_WEIGHT)]
+    #[arg(long, default_value_t = hop_core::types::DEFAULT_PENALTY_WEIGHT)]
     pub penalty_weight: f64,
     /// Combine members by their mean (reference optimizer) or their sum (later legacy workflow).
     #[arg(long, default_value = "mean", value_parser = parse_aggregation)]

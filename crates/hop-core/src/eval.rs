@@ -4,7 +4,7 @@
 //! candidate portfolios. Every evaluator must return the same bits as [`Problem::fitness`] — the
 //! CPU one below is the reference, a GPU one replays the same operations.
 
-use crate::exact::{Accum, Problem};
+use crate::fitness::{Accum, Problem};
 
 /// A portfolio under local search: its members, accumulators and fitness.
 #[derive(Debug, Clone)]

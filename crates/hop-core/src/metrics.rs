@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::matrix::PnlMatrix;
-use crate::result::{PortfolioMetrics, StrategyMetrics};
+use crate::types::{PortfolioMetrics, StrategyMetrics};
 
 /// Trading days per year used to annualize.
 pub const TRADING_DAYS: f64 = 252.0;

@@ -5,12 +5,13 @@ use rayon::prelude::*;
 
 use crate::error::CoreError;
 use crate::eval::Evaluator;
-use crate::exact::{Accum, FitnessSpec, Problem};
+use crate::fitness::{Accum, FitnessSpec, Problem};
 use crate::matrix::PnlMatrix;
 use crate::metrics::{all_strategy_metrics, portfolio_metrics};
-use crate::options::JobOptions;
-use crate::result::{AlgorithmResult, Inversion, RunResult, SizeResult, StrategyMetrics};
-use crate::search::{self, Algorithm, Progress};
+use crate::types::{
+    Algorithm, AlgorithmResult, Inversion, JobOptions, RunResult, SizeResult, StrategyMetrics,
+};
+use crate::search::{self, Progress};
 
 /// A progress event of a running job.
 #[derive(Debug, Clone, Copy, PartialEq)]

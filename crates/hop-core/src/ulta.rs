@@ -3,7 +3,7 @@
 use crate::error::CoreError;
 use crate::matrix::PnlMatrix;
 use crate::metrics::SeriesStats;
-use crate::result::Inversion;
+use crate::types::Inversion;
 
 /// Negates every strategy whose ROI < 0, renaming it `<name>_inv`. Returns the new matrix and the
 /// inversions in strategy order.

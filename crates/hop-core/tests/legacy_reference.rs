@@ -2,7 +2,7 @@
 //! three reference fitness values to 1e-12.
 
 use hop_core::JobOptions;
-use hop_core::exact::{Accum, FitnessSpec, Problem};
+use hop_core::fitness::{Accum, FitnessSpec, Problem};
 use hop_core::metrics::all_strategy_metrics;
 
 fn close(a: f64, b: f64, rel: f64) -> bool {

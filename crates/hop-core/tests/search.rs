@@ -2,7 +2,7 @@
 //! whatever the thread count, sweeps, and the quality the default budgets reach.
 
 use hop_core::eval::CpuEvaluator;
-use hop_core::exact::Accum;
+use hop_core::fitness::Accum;
 use hop_core::run::{Prepared, run_search};
 use hop_core::{Algorithm, JobOptions, PnlMatrix, RunResult};
 

@@ -229,7 +229,7 @@ pub fn unpack_metrics(raw: &[f64]) -> Vec<hop_core::StrategyMetrics> {
 
 #[cfg(test)]
 mod tests {
-    use hop_core::exact::{FitnessSpec, Problem};
+    use hop_core::fitness::{FitnessSpec, Problem};
     use hop_core::{JobOptions, PnlMatrix};
 
     use super::*;

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
-use hop_core::exact::{FitnessSpec, Problem};
+use hop_core::fitness::{FitnessSpec, Problem};
 
 use crate::batch::Dispatch;
 use crate::device::{DeviceProblem, Gpu, StatsSnapshot};

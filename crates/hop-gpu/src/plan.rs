@@ -12,7 +12,7 @@
 //! ([`crate::reference`]) and compares the bits with [`Problem::fitness`]: if a future hop-core
 //! changes its arithmetic, the GPU evaluator refuses to start instead of returning other bits.
 
-use hop_core::exact::{Accum, FitnessSpec, Problem};
+use hop_core::fitness::{Accum, FitnessSpec, Problem};
 use hop_core::metrics::MDD_EPSILON;
 use hop_core::rng::Rng;
 use hop_core::{Metric, PnlMatrix};
@@ -71,7 +71,7 @@ pub struct Plan<'a> {
 
 /// `2^e` as an exact `f64` for `|e| < 1000`.
 fn pow2(e: i32) -> f64 {
-    hop_core::exact::pow2(e)
+    hop_core::fitness::pow2(e)
 }
 
 impl<'a> Plan<'a> {

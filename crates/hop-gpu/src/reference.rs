@@ -6,7 +6,7 @@
 //! real fixture; what only a GPU can prove is that NVRTC compiled `kernels.cu` into the same
 //! operations (`tests/gpu.rs`; `tests/nvrtc.rs` checks the PTX for fused multiply-adds).
 
-use hop_core::exact::Accum;
+use hop_core::fitness::Accum;
 
 use crate::plan::{Plan, Score};
 
@@ -17,7 +17,7 @@ pub const DAYS_PER_LANE: usize = 3;
 /// `CHUNK` in kernels.cu: days summed per pass of a warp.
 pub const CHUNK: usize = WARP * DAYS_PER_LANE;
 
-/// `select_max` (hop_core::exact::max).
+/// `select_max` (hop_core::fitness::max).
 #[inline(always)]
 fn select_max(a: f64, b: f64) -> f64 {
     if b > a { b } else { a }
@@ -263,7 +263,7 @@ pub fn strategy_metrics(col: &[f64]) -> [f64; 5] {
 #[cfg(test)]
 mod tests {
     use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
-    use hop_core::exact::{FitnessSpec, Problem};
+    use hop_core::fitness::{FitnessSpec, Problem};
     use hop_core::rng::Rng;
     use hop_core::{Aggregation, JobOptions, Metric, PnlMatrix};
 

@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
-use hop_core::exact::{FitnessSpec, Problem};
+use hop_core::fitness::{FitnessSpec, Problem};
 use hop_core::rng::Rng;
 use hop_core::run::{Prepared, run_search};
 use hop_core::{Aggregation, JobOptions, Metric, PnlMatrix, RunResult};

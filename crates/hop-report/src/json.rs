@@ -48,7 +48,7 @@ pub struct ResultsDocument<'a> {
 pub struct BestSummary {
     pub portfolio_size: usize,
     pub algorithm: Algorithm,
-    #[serde(with = "hop_core::result::float_text")]
+    #[serde(with = "hop_core::types::float_text")]
     pub fitness: f64,
     pub portfolio: Vec<u32>,
     pub strategy_names: Vec<String>,
@@ -89,13 +89,13 @@ mod timings_map {
 
     impl Serialize for Seconds {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            hop_core::result::float_text::serialize(&self.0, serializer)
+            hop_core::types::float_text::serialize(&self.0, serializer)
         }
     }
 
     impl<'de> Deserialize<'de> for Seconds {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            hop_core::result::float_text::deserialize(deserializer).map(Seconds)
+            hop_core::types::float_text::deserialize(deserializer).map(Seconds)
         }
     }
 

@@ -187,7 +187,7 @@ mod tests {
         .unwrap();
         assert_eq!((job.options.min_size, job.options.max_size), (30, 40));
         assert_eq!(job.options.algorithms, [Algorithm::Rs, Algorithm::Bo]);
-        assert_eq!(job.options.seed, hop_core::options::DEFAULT_SEED);
+        assert_eq!(job.options.seed, hop_core::types::DEFAULT_SEED);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
-use hop_core::exact::{FitnessSpec, Problem};
+use hop_core::fitness::{FitnessSpec, Problem};
 use hop_core::run::Prepared;
 use hop_core::{JobOptions, PnlMatrix};
 use hop_engine::{EngineBackend, JobError, Loaded};

@@ -22,7 +22,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
-use thiserror::Error;
 
 use crate::matrix::PnlMatrix;
 
@@ -35,19 +34,7 @@ pub use date::weekday;
 use number::{parse_number, scan_decimal};
 pub use write::write_csv;
 
-/// A refused CSV: the message names the row, the column and the offending text.
-#[derive(Debug, Error, Clone, PartialEq)]
-#[error("{message}")]
-pub struct CsvError {
-    /// 1-based line number in the file (the header is line 1), when the problem is on one line.
-    pub line: Option<usize>,
-    /// The column's header name (or its 1-based number when the header is the problem).
-    pub column: Option<String>,
-    /// The offending text, when there is one.
-    pub text: Option<String>,
-    /// A full sentence for a person.
-    pub message: String,
-}
+pub use crate::error::CsvError;
 
 impl CsvError {
     fn file(message: impl Into<String>) -> Self {

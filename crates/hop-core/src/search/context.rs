@@ -2,7 +2,7 @@
 //! progress reports.
 
 use crate::eval::{Chain, Evaluator, Swap};
-use crate::exact::Problem;
+use crate::fitness::Problem;
 use crate::rng::Rng;
 
 /// Progress of one algorithm: evaluations spent out of the budget and the best fitness so far.
@@ -247,7 +247,7 @@ pub fn det_exp(x: f64) -> f64 {
     let m = m as i32;
     // Scale by 2^m in two steps so that subnormal results stay right.
     let half = m / 2;
-    sum * crate::exact::pow2(half) * crate::exact::pow2(m - half)
+    sum * crate::fitness::pow2(half) * crate::fitness::pow2(m - half)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! portfolio size, and a budget counted in fitness evaluations, so a job's results depend on
 //! nothing but its inputs: not on the engine, the thread count or the machine.
 
-mod algorithm;
 mod annealing;
 mod ant_colony;
 mod context;
@@ -17,7 +16,7 @@ mod subset;
 mod surrogate;
 mod swarm;
 
-pub use algorithm::Algorithm;
+use crate::types::Algorithm;
 pub use context::{Outcome, Progress, ProgressFn, det_exp, fill_random, random_outsider};
 
 use crate::eval::Evaluator;

@@ -7,7 +7,7 @@ use cudarc::driver::{
     CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits, sys,
 };
 use hop_core::eval::{Chain, Swap};
-use hop_core::exact::{FitnessSpec, Problem};
+use hop_core::fitness::{FitnessSpec, Problem};
 
 use crate::batch::{self, Dispatch};
 use crate::error::{GpuError, guarded};

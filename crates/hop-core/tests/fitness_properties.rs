@@ -1,7 +1,7 @@
 //! The exact fitness against a naive, textbook implementation on random data (edge cases
 //! included), and the incremental swap path against a full recompute, bit for bit.
 
-use hop_core::exact::{Accum, FitnessSpec, Problem};
+use hop_core::fitness::{Accum, FitnessSpec, Problem};
 use hop_core::metrics::SeriesStats;
 use hop_core::rng::Rng;
 use hop_core::{Aggregation, Metric, PnlMatrix};

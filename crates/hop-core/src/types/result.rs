@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::options::JobOptions;
-use crate::search::Algorithm;
+use super::{Algorithm, JobOptions};
 
 /// Per-strategy metrics (SPEC 2.3), the columns of `strategy_metrics.csv`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -12,7 +11,7 @@ pub struct StrategyMetrics {
     pub max_drawdown: f64,
     pub win_percentage: f64,
     /// `+inf` when the strategy never lost.
-    #[serde(with = "crate::result::float_text")]
+    #[serde(with = "float_text")]
     pub profit_factor: f64,
     pub expectancy: f64,
 }
@@ -23,14 +22,14 @@ pub struct PortfolioMetrics {
     pub total_roi: f64,
     pub max_drawdown: f64,
     pub win_percentage: f64,
-    #[serde(with = "crate::result::float_text")]
+    #[serde(with = "float_text")]
     pub profit_factor: f64,
     pub expectancy: f64,
     pub sharpe_ratio: f64,
     pub sortino_ratio: f64,
     pub annualized_return: f64,
     /// ROI / MDD (or the small-drawdown fallback of the `ratio` metric), before any penalty.
-    #[serde(with = "crate::result::float_text")]
+    #[serde(with = "float_text")]
     pub roi_drawdown_ratio: f64,
 }
 
@@ -41,7 +40,7 @@ pub struct AlgorithmResult {
     pub portfolio_size: usize,
     /// Strategy indices (0-based positions among the strategy columns), ascending.
     pub portfolio: Vec<u32>,
-    #[serde(with = "crate::result::float_text")]
+    #[serde(with = "float_text")]
     pub fitness: f64,
     pub evaluations: u64,
     /// Wall time of this algorithm, seconds (the only field allowed to differ between runs).

@@ -82,7 +82,7 @@ impl Algorithm {
     /// Parses an algorithm name, case-insensitive (`sa`, `SA`).
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let wanted = text.trim().to_ascii_uppercase();
-        crate::options::find_by_name(
+        super::find_by_name(
             "algorithm",
             text,
             &wanted,

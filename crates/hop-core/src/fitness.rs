@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::error::CoreError;
 use crate::matrix::PnlMatrix;
 use crate::metrics::{MDD_EPSILON, ratio};
-use crate::options::{Aggregation, JobOptions, Metric};
+use crate::types::{Aggregation, JobOptions, Metric};
 
 /// What the fitness is made of (the job options that change a portfolio's fitness).
 #[derive(Debug, Clone, Copy, PartialEq)]

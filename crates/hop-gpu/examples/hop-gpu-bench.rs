@@ -6,13 +6,13 @@
 //! CPU evaluators (with a bit-for-bit comparison of the results). Without a usable GPU it prints
 //! `skipped: no CUDA device (<reason>)` and exits 0.
 //!
-//! `cargo run --release -p hop-gpu --bin hop-gpu-bench [-- --portfolios N --repeats R
+//! `cargo run --release -p hop-gpu --example hop-gpu-bench [-- --portfolios N --repeats R
 //! --strategies N --no-job]`
 
 use std::time::Instant;
 
 use hop_core::eval::{CpuEvaluator, Evaluator};
-use hop_core::exact::{FitnessSpec, Problem};
+use hop_core::fitness::{FitnessSpec, Problem};
 use hop_core::rng::Rng;
 use hop_core::run::{Prepared, run_search};
 use hop_core::{JobOptions, RunResult};
