@@ -52,7 +52,8 @@ pub struct JobOptionArgs {
     /// Fitness evaluations per algorithm and size (default: each algorithm's own).
     #[arg(long)]
     pub budget: Option<u64>,
-    /// Fitness metric: ratio, roi, "less max dd", "win percentage", "profit factor", expectancy.
+    /// Fitness metric: ratio, roi, "less max dd", "win percentage", "profit factor", expectancy;
+    /// robust: "ratio floor", cdar.
     #[arg(long, default_value = "ratio", value_parser = parse_metric)]
     pub metric: Metric,
     /// Weight of the mean pairwise correlation subtracted from the fitness (0 disables it).

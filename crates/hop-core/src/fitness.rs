@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::error::CoreError;
 use crate::matrix::PnlMatrix;
-use crate::metrics::{MDD_EPSILON, ratio};
+use crate::metrics::{MDD_EPSILON, WorstValues, cdar_days, floored_ratio, ratio};
 use crate::types::{Aggregation, JobOptions, Metric};
 
 /// What the fitness is made of (the job options that change a portfolio's fitness).
@@ -273,23 +273,22 @@ impl Problem {
     /// The canonical scoring sequence. `days` yields the quantized (P&L sum, z sum) per day.
     #[inline(always)]
     fn score(&self, k: usize, norm: i64, days: impl Iterator<Item = (i64, i64)>) -> f64 {
-        let counts = matches!(
-            self.spec.metric,
-            Metric::WinPercentage | Metric::ProfitFactor | Metric::Expectancy
-        );
         let penalized = self.spec.penalty_weight != 0.0 && k >= 2;
-        match (counts, penalized) {
-            (false, true) => self.score_with::<false, true>(k, norm, days),
-            (false, false) => self.score_with::<false, false>(k, norm, days),
-            (true, true) => self.score_with::<true, true>(k, norm, days),
-            (true, false) => self.score_with::<true, false>(k, norm, days),
+        match (DayLoop::of(self.spec.metric), penalized) {
+            (DayLoop::Plain, true) => self.score_with::<PLAIN, true>(k, norm, days),
+            (DayLoop::Plain, false) => self.score_with::<PLAIN, false>(k, norm, days),
+            (DayLoop::Counts, true) => self.score_with::<COUNTS, true>(k, norm, days),
+            (DayLoop::Counts, false) => self.score_with::<COUNTS, false>(k, norm, days),
+            (DayLoop::Tail, true) => self.score_with::<TAIL, true>(k, norm, days),
+            (DayLoop::Tail, false) => self.score_with::<TAIL, false>(k, norm, days),
         }
     }
 
-    /// The day loop, specialised on whether the metric needs win/loss counts and whether the
+    /// The day loop, specialised on what the metric needs beyond equity and drawdown (`MODE`:
+    /// win/loss counts and sums, plus the worst daily drawdowns for CDaR) and on whether the
     /// correlation penalty applies (branch-free inside: a day's sign is unpredictable).
     #[inline(always)]
-    fn score_with<const COUNTS: bool, const PENALTY: bool>(
+    fn score_with<const MODE: u8, const PENALTY: bool>(
         &self,
         k: usize,
         norm: i64,
@@ -303,6 +302,7 @@ impl Problem {
         let mut zz = 0.0;
         let (mut wins, mut losing) = (0u32, 0u32);
         let (mut gains, mut negative) = (0.0, 0.0);
+        let mut tail = (MODE == TAIL).then(|| WorstValues::new(cdar_days(self.t)));
         for (s, z) in days {
             let p = s as f64 * c;
             equity += p;
@@ -312,14 +312,19 @@ impl Problem {
                 let zf = z as f64 * zc;
                 zz += zf * zf;
             }
-            if COUNTS {
+            if MODE >= COUNTS {
                 wins += u32::from(p > 0.0);
                 losing += u32::from(p < 0.0);
                 gains += if p > 0.0 { p } else { 0.0 };
                 negative += if p < 0.0 { p } else { 0.0 };
             }
+            if let Some(tail) = tail.as_mut() {
+                tail.offer(peak - equity);
+            }
         }
         let days = self.t as f64;
+        // One average day's move, the robust metrics' floor under the risk measure.
+        let mean_move = (gains - negative) / days;
         let base = match self.spec.metric {
             Metric::Ratio => ratio(equity, mdd),
             Metric::Roi => equity,
@@ -345,6 +350,11 @@ impl Problem {
                 };
                 w * avg_win - (1.0 - w) * avg_loss
             }
+            Metric::RatioFloor => floored_ratio(equity, mdd, mean_move),
+            Metric::Cdar => {
+                let cdar = tail.as_ref().map_or(0.0, WorstValues::mean);
+                floored_ratio(equity, cdar, mean_move)
+            }
         };
         if !PENALTY {
             return base;
@@ -352,6 +362,34 @@ impl Problem {
         let pair_sum = (zz - norm as f64 * zc) * 0.5;
         let pairs = (k * (k - 1) / 2) as f64;
         base - self.spec.penalty_weight * (pair_sum / pairs)
+    }
+}
+
+/// What the day loop must track for a metric beyond equity and drawdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DayLoop {
+    /// Nothing more (ratio, ROI, -MDD).
+    Plain,
+    /// Win/loss counts and sums (win percentage, profit factor, expectancy, ratio floor).
+    Counts,
+    /// The counts and the worst daily drawdowns (CDaR).
+    Tail,
+}
+
+const PLAIN: u8 = 0;
+const COUNTS: u8 = 1;
+const TAIL: u8 = 2;
+
+impl DayLoop {
+    fn of(metric: Metric) -> Self {
+        match metric {
+            Metric::Ratio | Metric::Roi | Metric::LessMaxDd => DayLoop::Plain,
+            Metric::WinPercentage
+            | Metric::ProfitFactor
+            | Metric::Expectancy
+            | Metric::RatioFloor => DayLoop::Counts,
+            Metric::Cdar => DayLoop::Tail,
+        }
     }
 }
 

@@ -117,6 +117,56 @@ pub fn ratio(roi: f64, max_drawdown: f64) -> f64 {
     }
 }
 
+/// The share of the days whose drawdowns CDaR averages: the worst 5 %.
+pub const CDAR_TAIL: f64 = 0.05;
+
+/// How many daily drawdowns CDaR averages over `days` days: ceil(5 % of the days), at least one.
+pub fn cdar_days(days: usize) -> usize {
+    ((days as f64 * CDAR_TAIL).ceil() as usize).clamp(1, days.max(1))
+}
+
+/// The robust metrics' ratio: ROI over the risk measure (MDD or CDaR), the risk never taken to be
+/// below `floor` (the mean absolute daily P&L, one average day's move); 0 when both are at most
+/// 1e-6 (a series of zeros).
+pub fn floored_ratio(roi: f64, risk: f64, floor: f64) -> f64 {
+    let risk = if floor > risk { floor } else { risk };
+    if risk > MDD_EPSILON { roi / risk } else { 0.0 }
+}
+
+/// The worst `m` values offered, largest first: CDaR's tail, kept without sorting the whole
+/// series (`m` is a few values; an insertion costs at most `m` moves).
+#[derive(Debug, Clone)]
+pub struct WorstValues {
+    worst: Vec<f64>,
+    m: usize,
+}
+
+impl WorstValues {
+    pub fn new(m: usize) -> Self {
+        Self {
+            worst: Vec::with_capacity(m + 1),
+            m,
+        }
+    }
+
+    pub fn offer(&mut self, value: f64) {
+        if self.worst.len() == self.m && self.worst.last().is_none_or(|&w| value <= w) {
+            return;
+        }
+        let at = self.worst.partition_point(|&w| w >= value);
+        self.worst.insert(at, value);
+        self.worst.truncate(self.m);
+    }
+
+    /// The mean of the kept values, summed largest first (0 when none were offered).
+    pub fn mean(&self) -> f64 {
+        if self.worst.is_empty() {
+            return 0.0;
+        }
+        self.worst.iter().fold(0.0, |acc, &v| acc + v) / self.worst.len() as f64
+    }
+}
+
 /// The five per-strategy metrics of one series.
 pub fn strategy_metrics(series: &[f64]) -> StrategyMetrics {
     let s = SeriesStats::of(series);
@@ -213,5 +263,23 @@ mod tests {
         );
         assert_eq!(m.sortino_ratio, 0.0, "no losing day gives Sortino 0");
         assert_eq!(m.annualized_return, 252.0);
+    }
+
+    #[test]
+    fn robust_ratio_floors_and_tails() {
+        assert_eq!(cdar_days(82), 5);
+        assert_eq!(cdar_days(20), 1);
+        assert_eq!(cdar_days(21), 2);
+        assert_eq!(cdar_days(0), 1);
+        // No drawdown: the floor (one average day's move) stands in for it, not 100 x ROI.
+        assert_eq!(floored_ratio(10.0, 0.0, 2.5), 4.0);
+        assert_eq!(floored_ratio(10.0, 5.0, 2.5), 2.0);
+        assert_eq!(floored_ratio(3.0, 0.0, 0.0), 0.0);
+        let mut worst = WorstValues::new(3);
+        for v in [1.0, 7.0, 0.0, 3.0, 7.0, 2.0, 5.0] {
+            worst.offer(v);
+        }
+        assert_eq!(worst.mean(), (7.0 + 7.0 + 5.0) / 3.0);
+        assert_eq!(WorstValues::new(2).mean(), 0.0);
     }
 }

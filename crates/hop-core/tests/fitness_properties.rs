@@ -43,6 +43,8 @@ fn naive_fitness(m: &PnlMatrix, members: &[u32], spec: FitnessSpec) -> f64 {
         Metric::WinPercentage => s.win_percentage(),
         Metric::ProfitFactor => s.profit_factor_fitness(),
         Metric::Expectancy => s.expectancy(),
+        Metric::RatioFloor => robust_ratio(s.roi, s.max_drawdown, &p),
+        Metric::Cdar => robust_ratio(s.roi, naive_cdar(&p), &p),
     };
     if k < 2 || spec.penalty_weight == 0.0 {
         return base;
@@ -54,6 +56,35 @@ fn naive_fitness(m: &PnlMatrix, members: &[u32], spec: FitnessSpec) -> f64 {
         }
     }
     base - spec.penalty_weight * total / (k * (k - 1) / 2) as f64
+}
+
+/// The robust metrics' ratio written out: ROI / max(risk, mean |p|), 0 when both are <= 1e-6.
+fn robust_ratio(roi: f64, risk: f64, p: &[f64]) -> f64 {
+    let mean_move = p.iter().map(|v| v.abs()).sum::<f64>() / p.len() as f64;
+    let denominator = risk.max(mean_move);
+    if denominator > 1e-6 {
+        roi / denominator
+    } else {
+        0.0
+    }
+}
+
+/// CDaR by its definition: every day's drawdown from the running peak (which starts at day 1's
+/// equity), sorted, the mean of the worst ceil(5 % of the days).
+fn naive_cdar(p: &[f64]) -> f64 {
+    let mut equity = 0.0;
+    let mut peak = f64::NEG_INFINITY;
+    let mut drawdowns: Vec<f64> = p
+        .iter()
+        .map(|v| {
+            equity += v;
+            peak = peak.max(equity);
+            peak - equity
+        })
+        .collect();
+    drawdowns.sort_by(|a, b| b.total_cmp(a));
+    let m = (p.len() as f64 * 0.05).ceil() as usize;
+    drawdowns[..m].iter().sum::<f64>() / m as f64
 }
 
 fn exact_fitness(m: &PnlMatrix, members: &[u32], spec: FitnessSpec) -> f64 {

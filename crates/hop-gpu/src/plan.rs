@@ -47,15 +47,18 @@ impl Score {
     }
 }
 
-/// The metric's code in kernels.cu.
-pub fn metric_code(metric: Metric) -> i32 {
+/// The metric's code in kernels.cu, or `None` for a metric the kernels do not compute (the robust
+/// `ratio floor` and `cdar`: their jobs are scored by the CPU evaluator, which gives the same bits
+/// on every engine).
+pub fn metric_code(metric: Metric) -> Option<i32> {
     match metric {
-        Metric::Ratio => 0,
-        Metric::Roi => 1,
-        Metric::LessMaxDd => 2,
-        Metric::WinPercentage => 3,
-        Metric::ProfitFactor => 4,
-        Metric::Expectancy => 5,
+        Metric::Ratio => Some(0),
+        Metric::Roi => Some(1),
+        Metric::LessMaxDd => Some(2),
+        Metric::WinPercentage => Some(3),
+        Metric::ProfitFactor => Some(4),
+        Metric::Expectancy => Some(5),
+        Metric::RatioFloor | Metric::Cdar => None,
     }
 }
 
@@ -80,6 +83,12 @@ impl<'a> Plan<'a> {
     pub fn new(problem: &'a Problem, spec: FitnessSpec) -> Result<Self, GpuError> {
         let n = problem.n_strategies();
         let t = problem.n_days();
+        if metric_code(spec.metric).is_none() {
+            return Err(GpuError::Plan(format!(
+                "the metric {:?} has no GPU kernel",
+                spec.metric.as_str()
+            )));
+        }
         if n == 0 || t == 0 {
             return Err(GpuError::Plan("an empty problem".into()));
         }
@@ -162,7 +171,7 @@ impl<'a> Plan<'a> {
             mdd_epsilon: MDD_EPSILON,
             t: self.t() as i32,
             k: k as i32,
-            metric: metric_code(self.spec.metric),
+            metric: metric_code(self.spec.metric).expect("checked by Plan::new"),
             penalized: i32::from(self.spec.penalty_weight != 0.0 && k >= 2),
         }
     }
@@ -357,6 +366,15 @@ mod tests {
             .self_check(&[35], 4)
             .unwrap_err();
         assert!(err.to_string().contains("does not reproduce"), "{err}");
+        let robust = FitnessSpec {
+            metric: Metric::Cdar,
+            ..spec
+        };
+        let err = Plan::new(&p, robust).unwrap_err();
+        assert!(
+            err.to_string().contains("\"cdar\" has no GPU kernel"),
+            "{err}"
+        );
     }
 
     #[test]

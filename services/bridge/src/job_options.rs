@@ -11,7 +11,7 @@
 //! | `algorithms` | a list or a comma-separated text of GA PSO SA DE ACO HC BO RS | all eight |
 //! | `seed` | the search seed | 42 |
 //! | `budget` | fitness evaluations per algorithm and size, at least 1 | each algorithm's own |
-//! | `metric` | `ratio`, `roi`, `less max dd`, `win percentage`, `profit factor`, `expectancy` | `ratio` |
+//! | `metric` | `ratio`, `roi`, `less max dd`, `win percentage`, `profit factor`, `expectancy`, `ratio floor`, `cdar` | `ratio` |
 //! | `penalty_weight` | correlation penalty weight, a finite number | 10 |
 //! | `aggregation` | `mean` or `sum` | `mean` |
 //! | `ulta` | invert losing strategies | false |

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::CoreError;
 use super::Algorithm;
+use crate::error::CoreError;
 
 /// How the portfolio's daily series is formed from its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -34,16 +34,27 @@ pub enum Metric {
     ProfitFactor,
     #[serde(rename = "expectancy")]
     Expectancy,
+    /// ROI / max(MDD, mean |p[t]|): the ratio with a drawdown floor of one average day's move, so
+    /// a portfolio that never drew down is not scored 100 x ROI (robust; not a legacy metric).
+    #[serde(rename = "ratio floor")]
+    RatioFloor,
+    /// ROI / max(CDaR, mean |p[t]|): CDaR (conditional drawdown at risk) is the mean of the worst
+    /// 5 % of the daily drawdowns, so one lucky or unlucky day does not decide the score (robust;
+    /// not a legacy metric).
+    #[serde(rename = "cdar")]
+    Cdar,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Ratio,
         Metric::Roi,
         Metric::LessMaxDd,
         Metric::WinPercentage,
         Metric::ProfitFactor,
         Metric::Expectancy,
+        Metric::RatioFloor,
+        Metric::Cdar,
     ];
 
     /// The legacy spelling, as written in job files and reports.
@@ -55,6 +66,8 @@ impl Metric {
             Metric::WinPercentage => "win percentage",
             Metric::ProfitFactor => "profit factor",
             Metric::Expectancy => "expectancy",
+            Metric::RatioFloor => "ratio floor",
+            Metric::Cdar => "cdar",
         }
     }
 
