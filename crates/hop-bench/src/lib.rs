@@ -1,8 +1,9 @@
 //! `hop-bench`: measures the production shape (25,544 strategies x 82 days by default) and prints
 //! one `name: value unit` line per figure. Run it in release: `cargo run --release -p hop-bench`
 //! (add `-- --share` for the share path through the six services, after
-//! `cargo build --release --bins`).
+//! `cargo build --release --bins`; `-- --curve` for fitness against evaluations and time).
 
+mod curve;
 mod measure;
 mod share;
 
@@ -44,6 +45,10 @@ pub struct BenchArgs {
     /// (`cargo build --release --bins`).
     #[arg(long)]
     pub share: bool,
+    /// Print only the convergence curves instead: each algorithm's fitness against evaluations
+    /// and time, on one thread, at budgets from 1/16 to 4 times its default.
+    #[arg(long)]
+    pub curve: bool,
 }
 
 pub fn main() -> ExitCode {

@@ -45,12 +45,15 @@ pub fn run(args: &BenchArgs) -> Result<(), BoxError> {
     let fixture = args.fixture.clone().unwrap_or_else(crate::default_fixture);
     let base = hop_core::csv::parse_csv(&std::fs::read(&fixture)?)?;
     let matrix = hop_core::synth::bootstrap(&base, args.strategies, args.seed);
-    let csv = hop_core::csv::write_csv(&matrix, true);
     let (n, t, k) = (matrix.n_strategies(), matrix.n_days(), args.k);
     println!(
         "# hop-bench: {n} strategies x {t} days bootstrapped from {}",
         fixture.display()
     );
+    if args.curve {
+        return crate::curve::run(args, matrix);
+    }
+    let csv = hop_core::csv::write_csv(&matrix, true);
     println!(
         "# {} threads, k = {k}, best of {} runs unless noted",
         rayon::current_num_threads(),

@@ -1,10 +1,13 @@
 //! The eight algorithms: budgets kept, valid portfolios, exact fitness, determinism for a seed
 //! whatever the thread count, sweeps, and the quality the default budgets reach.
 
-use hop_core::eval::CpuEvaluator;
-use hop_core::fitness::Accum;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hop_core::eval::{Chain, CpuEvaluator, Evaluator, Swap};
+use hop_core::fitness::{Accum, Problem};
 use hop_core::run::{Prepared, run_search};
-use hop_core::{Algorithm, JobOptions, PnlMatrix, RunResult};
+use hop_core::{Algorithm, JobOptions, PnlMatrix, RunResult, search};
 
 fn run(m: &PnlMatrix, options: &JobOptions) -> RunResult {
     let prepared = Prepared::new(m.clone(), options, None).unwrap();
@@ -70,7 +73,7 @@ fn every_algorithm_spends_its_budget_on_valid_portfolios() {
     for a in size
         .algorithms
         .iter()
-        .filter(|a| matches!(a.algorithm, Algorithm::Sa | Algorithm::Hc | Algorithm::Ga))
+        .filter(|a| a.algorithm != Algorithm::Rs)
     {
         assert!(
             a.fitness > rs.fitness,
@@ -226,4 +229,95 @@ fn default_budgets_reach_fitness_170_on_the_fixture() {
         best.fitness,
         best.algorithm
     );
+}
+
+/// The CPU evaluator, counting whole-portfolio and single-swap evaluations apart and keeping the
+/// best fitness of the whole portfolios.
+struct Counting<'a> {
+    cpu: CpuEvaluator<'a>,
+    whole: AtomicU64,
+    swaps: AtomicU64,
+    best_whole: Mutex<f64>,
+}
+
+impl Counting<'_> {
+    fn saw_whole(&self, out: &[f64]) {
+        self.whole.fetch_add(out.len() as u64, Ordering::Relaxed);
+        let mut best = self.best_whole.lock().unwrap();
+        *best = out.iter().fold(*best, |b, &f| b.max(f));
+    }
+}
+
+impl Evaluator for Counting<'_> {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+
+    fn problem(&self) -> &Problem {
+        self.cpu.problem()
+    }
+
+    fn evaluate(&self, k: usize, members: &[u32], out: &mut [f64]) {
+        self.cpu.evaluate(k, members, out);
+        self.saw_whole(out);
+    }
+
+    fn evaluate_near(
+        &self,
+        k: usize,
+        members: &[u32],
+        chains: &[Chain],
+        parents: &[u32],
+        out: &mut [f64],
+    ) {
+        self.cpu.evaluate_near(k, members, chains, parents, out);
+        self.saw_whole(out);
+    }
+
+    fn evaluate_swaps(&self, chains: &[Chain], moves: &[Swap], out: &mut [f64]) {
+        self.swaps.fetch_add(out.len() as u64, Ordering::Relaxed);
+        self.cpu.evaluate_swaps(chains, moves, out);
+    }
+}
+
+/// The whole-portfolio algorithms spend exactly their exploration share (1/16) on whole
+/// portfolios and the rest on the single-swap local search, which improves on the best whole
+/// portfolio they found; SA, HC and RS keep their own method for the whole budget.
+#[test]
+fn whole_portfolio_algorithms_finish_with_the_swap_local_search() {
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
+    let options = JobOptions::with_size(20);
+    let prepared = Prepared::new(m, &options, None).unwrap();
+    let budget = 16_000;
+    for algorithm in Algorithm::ALL {
+        let counting = Counting {
+            cpu: CpuEvaluator::new(&prepared.problem),
+            whole: AtomicU64::new(0),
+            swaps: AtomicU64::new(0),
+            best_whole: Mutex::new(f64::NEG_INFINITY),
+        };
+        let outcome = search::run(algorithm, &counting, 20, budget, 7, &|_| {});
+        let best_whole = *counting.best_whole.lock().unwrap();
+        let (whole, swaps) = (counting.whole.into_inner(), counting.swaps.into_inner());
+        assert_eq!(outcome.evaluations, budget, "{algorithm}");
+        assert_eq!(
+            whole + swaps,
+            budget,
+            "{algorithm}: every evaluation counted once"
+        );
+        match algorithm.exploration_share() {
+            Some(share) => {
+                assert_eq!(share.of(budget), 1_000, "{algorithm}");
+                assert_eq!(whole, 1_000, "{algorithm}: the exploration share");
+                assert!(
+                    outcome.fitness > best_whole,
+                    "{algorithm}: the local search improves on the explorer's best {best_whole}, \
+                     got {}",
+                    outcome.fitness
+                );
+            }
+            None if algorithm == Algorithm::Rs => assert_eq!(swaps, 0),
+            None => assert!(swaps > budget / 2, "{algorithm} is a swap search: {swaps}"),
+        }
+    }
 }

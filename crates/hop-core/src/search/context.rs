@@ -31,6 +31,9 @@ pub struct Ctx<'a> {
     pub n: usize,
     pub k: usize,
     budget: u64,
+    /// Where the current phase ends (the budget, or less while an algorithm explores before the
+    /// local search): `remaining`, `done` and `allow` see this limit.
+    limit: u64,
     used: u64,
     best: Option<(f64, Vec<u32>)>,
     progress: ProgressFn<'a>,
@@ -52,6 +55,7 @@ impl<'a> Ctx<'a> {
             n,
             k,
             budget,
+            limit: budget,
             used: 0,
             best: None,
             progress,
@@ -64,11 +68,21 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn remaining(&self) -> u64 {
-        self.budget - self.used
+        self.limit - self.used
     }
 
     pub fn done(&self) -> bool {
-        self.used >= self.budget
+        self.used >= self.limit
+    }
+
+    /// Ends the current phase after `evaluations` more (never past the budget); [`Ctx::unlimit`]
+    /// gives the rest of the budget back.
+    pub fn limit_to(&mut self, evaluations: u64) {
+        self.limit = (self.used + evaluations).min(self.budget);
+    }
+
+    pub fn unlimit(&mut self) {
+        self.limit = self.budget;
     }
 
     /// How many of `wanted` evaluations the budget still allows.
@@ -78,10 +92,7 @@ impl<'a> Ctx<'a> {
 
     fn spend(&mut self, n: usize) {
         self.used += n as u64;
-        assert!(
-            self.used <= self.budget,
-            "an algorithm overspent its budget"
-        );
+        assert!(self.used <= self.limit, "an algorithm overspent its budget");
         if self.used >= self.next_report || self.used == self.budget {
             self.next_report = self.used + (self.budget / 20).max(1);
             let best = self.best_fitness();

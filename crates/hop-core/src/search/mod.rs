@@ -11,6 +11,7 @@ mod differential;
 mod fenwick;
 mod genetic;
 mod hill_climb;
+mod polish;
 mod random_search;
 mod subset;
 mod surrogate;
@@ -45,6 +46,10 @@ pub fn run(
         ctx.evaluate(&all);
         return ctx.finish();
     }
+    if let Some(share) = algorithm.exploration_share() {
+        // The algorithm's own method on its share, then the swap local search on the rest.
+        ctx.limit_to(share.of(budget));
+    }
     match algorithm {
         Algorithm::Ga => genetic::run(&mut ctx),
         Algorithm::Pso => swarm::run(&mut ctx),
@@ -55,5 +60,7 @@ pub fn run(
         Algorithm::Bo => surrogate::run(&mut ctx),
         Algorithm::Rs => random_search::run(&mut ctx),
     }
+    ctx.unlimit();
+    polish::climb(&mut ctx);
     ctx.finish()
 }

@@ -70,6 +70,19 @@ impl Algorithm {
         }
     }
 
+    /// The share of the budget a whole-portfolio algorithm spends on its own method; the single-swap
+    /// local search (`search::polish`) spends the rest from the best portfolio it found. `None`
+    /// for the local searches themselves (SA, HC) and for RS, the baseline every other algorithm
+    /// must beat.
+    pub fn exploration_share(self) -> Option<Share> {
+        match self {
+            Algorithm::Ga | Algorithm::Pso | Algorithm::De | Algorithm::Aco | Algorithm::Bo => {
+                Some(Share { parts: 16 })
+            }
+            Algorithm::Sa | Algorithm::Hc | Algorithm::Rs => None,
+        }
+    }
+
     /// A stable number per algorithm, mixed into the seed so each gets its own RNG stream.
     pub fn stream(self) -> u64 {
         Algorithm::ALL
@@ -104,6 +117,19 @@ impl Algorithm {
             return Err(CoreError::Options("no algorithm named".into()));
         }
         Ok(out)
+    }
+}
+
+/// One part in `parts` of a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub parts: u64,
+}
+
+impl Share {
+    /// This share of `budget`, at least one evaluation.
+    pub fn of(self, budget: u64) -> u64 {
+        (budget / self.parts).max(1)
     }
 }
 

@@ -8,7 +8,7 @@ mod algorithm;
 mod options;
 mod result;
 
-pub use algorithm::Algorithm;
+pub use algorithm::{Algorithm, Share};
 pub(crate) use options::find_by_name;
 pub use options::{Aggregation, DEFAULT_PENALTY_WEIGHT, DEFAULT_SEED, JobOptions, Metric};
 pub use result::{
