@@ -46,6 +46,25 @@ pub enum RuntimeError {
     /// The gRPC server stopped with an error.
     #[error("gRPC server failed: {0}")]
     Server(String),
+    /// A token file could not be written (`hop up`'s provisioning).
+    #[error("cannot write the token file {}: {source}", path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file was refused by [`crate::input_file`]: outside the root, not a regular file,
+    /// over the size limit. Names the path as given and the rule; never the file's content.
+    #[error("{0}")]
+    InputRefused(String),
+    /// An input file does not exist.
+    #[error("{0}")]
+    InputNotFound(String),
+    /// An input file exists but could not be read (permissions, I/O).
+    #[error("{0}")]
+    InputUnreadable(String),
 }
 
 impl RuntimeError {
@@ -57,6 +76,10 @@ impl RuntimeError {
             Self::Bind { .. } => "BIND_FAILED",
             Self::Telemetry(_) => "TELEMETRY_INIT_FAILED",
             Self::Server(_) => "SERVER_FAILED",
+            Self::TokenFile { .. } => "TOKEN_FILE_UNWRITABLE",
+            Self::InputRefused(_) => "INPUT_REFUSED",
+            Self::InputNotFound(_) => "INPUT_NOT_FOUND",
+            Self::InputUnreadable(_) => "INPUT_UNREADABLE",
         }
     }
 }
@@ -68,7 +91,11 @@ impl From<RuntimeError> for tonic::Status {
                 tonic::Code::FailedPrecondition
             }
             RuntimeError::Bind { .. } | RuntimeError::Server(_) => tonic::Code::Unavailable,
-            RuntimeError::Telemetry(_) => tonic::Code::Internal,
+            RuntimeError::Telemetry(_)
+            | RuntimeError::TokenFile { .. }
+            | RuntimeError::InputUnreadable(_) => tonic::Code::Internal,
+            RuntimeError::InputRefused(_) => tonic::Code::InvalidArgument,
+            RuntimeError::InputNotFound(_) => tonic::Code::NotFound,
         };
         let mut status = tonic::Status::new(code, format!("{}: {err}", err.code()));
         status.metadata_mut().insert(

@@ -211,6 +211,7 @@ impl Net {
         args.extend([&image, "--log-filter", "warn"]);
         let settings: Vec<String> = match service {
             "ingest" => vec![format!("input_root={SHARE}")],
+            "legacy" => vec![format!("input_root={SHARE}/input")],
             "compute" => vec!["ingest=http://ingest:50051".into()],
             "router" => vec![
                 "blue=http://legacy:50051".into(),
