@@ -253,20 +253,43 @@ fn check_network_policy(name: &str, labels: &BTreeMap<String, String>, rendered:
         .network_policies
         .values()
         .filter_map(|p| p.spec.as_ref())
-        .filter(|spec| selects(spec.pod_selector.as_ref().and_then(|s| s.match_labels.as_ref()), labels))
+        .filter(|spec| {
+            selects(
+                spec.pod_selector
+                    .as_ref()
+                    .and_then(|s| s.match_labels.as_ref()),
+                labels,
+            )
+        })
         .collect();
-    assert_eq!(policies.len(), 1, "{name}: NetworkPolicies selecting its pods");
+    assert_eq!(
+        policies.len(),
+        1,
+        "{name}: NetworkPolicies selecting its pods"
+    );
     let spec = policies[0];
-    assert_eq!(spec.policy_types.as_deref(), Some(&["Ingress".to_owned()][..]), "{name}");
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_owned()][..]),
+        "{name}"
+    );
     let workload = name.strip_prefix("hop-").expect("hop- prefix");
     let mut allowed = Vec::new();
     for rule in spec.ingress.iter().flatten() {
-        let ports: Vec<_> = rule.ports.iter().flatten().filter_map(|p| p.port.clone()).collect();
+        let ports: Vec<_> = rule
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.port.clone())
+            .collect();
         assert_eq!(ports.len(), 1, "{name}: one port per rule");
         match &ports[0] {
             IntOrString::String(port) if port == "grpc" => allowed = peer_components(rule),
             IntOrString::String(port) if port == "metrics" => assert!(
-                rule.from.iter().flatten().all(|peer| peer.namespace_selector.is_some()),
+                rule.from
+                    .iter()
+                    .flatten()
+                    .all(|peer| peer.namespace_selector.is_some()),
                 "{name}: /metrics only from the monitoring namespace"
             ),
             IntOrString::String(port) if port == "health" || port == "smb" => {}
@@ -366,14 +389,27 @@ fn every_stage_renders_lints_validates_and_keeps_the_invariants() {
         );
         // The site's issuer: a Certificate per service, writing the Secret it mounts, valid for
         // its Service name, for serving and calling.
-        assert_eq!(rendered.certificates.len(), SERVICES.len(), "a Certificate per service");
+        assert_eq!(
+            rendered.certificates.len(),
+            SERVICES.len(),
+            "a Certificate per service"
+        );
         for service in SERVICES {
             let certificate = &rendered.certificates[&format!("hop-{service}")];
             let spec = &certificate["spec"];
             assert_eq!(spec["secretName"], format!("hop-{service}-tls"));
-            assert!(spec["dnsNames"].as_array().expect("dnsNames").contains(&Value::from(format!("hop-{service}"))));
+            assert!(
+                spec["dnsNames"]
+                    .as_array()
+                    .expect("dnsNames")
+                    .contains(&Value::from(format!("hop-{service}")))
+            );
             let usages = spec["usages"].as_array().expect("usages");
-            assert!(usages.contains(&Value::from("server auth")) && usages.contains(&Value::from("client auth")), "{service}: usages");
+            assert!(
+                usages.contains(&Value::from("server auth"))
+                    && usages.contains(&Value::from("client auth")),
+                "{service}: usages"
+            );
             assert_eq!(spec["issuerRef"]["name"], "hop-ca");
         }
         check_stage(stage, &rendered, &chart_version(), &claim);
@@ -399,16 +435,32 @@ fn samba_and_a_chart_made_secret_render_for_every_stage() {
             .get("hop-secrets")
             .expect("the chart's Secret");
         let data = secret.data.as_ref().expect("secret data");
-        assert_eq!(data.get("admin-token"), None, "the admin token is in the tokens Secret");
+        assert_eq!(
+            data.get("admin-token"),
+            None,
+            "the admin token is in the tokens Secret"
+        );
         let tokens = rendered
             .secrets
             .get("hop-tokens")
             .and_then(|s| s.data.as_ref())
             .expect("the chart's tokens Secret");
-        for (kind, token) in [("bridge", "b1"), ("client", "c2"), ("service", "s3"), ("admin", "t0ken")] {
-            assert_eq!(tokens.get(kind).map(|b| b.0.as_slice()), Some(token.as_bytes()), "{kind}");
+        for (kind, token) in [
+            ("bridge", "b1"),
+            ("client", "c2"),
+            ("service", "s3"),
+            ("admin", "t0ken"),
+        ] {
+            assert_eq!(
+                tokens.get(kind).map(|b| b.0.as_slice()),
+                Some(token.as_bytes()),
+                "{kind}"
+            );
         }
-        assert!(rendered.certificates.is_empty(), "no issuer: the TLS Secrets exist");
+        assert!(
+            rendered.certificates.is_empty(),
+            "no issuer: the TLS Secrets exist"
+        );
         assert_eq!(
             data.get("samba-password").map(|b| b.0.as_slice()),
             Some(&b"s3cret"[..])

@@ -201,6 +201,13 @@ impl Cluster {
         std::fs::rename(temp, self.data.path().join("cutover.toml")).expect("renamed");
     }
 
+    /// A caller with the cluster's client certificate (when secure) sending `token`: for
+    /// refusals.
+    pub fn caller_sending(&self, token: Option<Token>) -> ClientSecurity {
+        let files = self.stack.security().and_then(|s| s.tls_files("client"));
+        ClientSecurity::new(files.as_ref(), token).expect("the client's files")
+    }
+
     /// A `hop.v1.Jobs` client of the router (an internal client).
     pub async fn jobs(&self) -> JobsClient<ServiceChannel> {
         let channel = self

@@ -134,7 +134,10 @@ pub async fn result(args: &ResultArgs) -> Result<(), CliError> {
     print_result(&fetch(&mut client, &args.job_id).await?, args.json)
 }
 
-async fn fetch(client: &mut JobsClient<ServiceChannel>, job_id: &str) -> Result<JobRecord, CliError> {
+async fn fetch(
+    client: &mut JobsClient<ServiceChannel>,
+    job_id: &str,
+) -> Result<JobRecord, CliError> {
     let request = GetRequest {
         job_id: job_id.to_owned(),
     };

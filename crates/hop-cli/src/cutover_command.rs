@@ -445,7 +445,9 @@ mod tests {
             Cutover::open(&CutoverConfig::default(), &dir.join("cutover.json"), 50).unwrap();
         let services = hop_runtime::GrpcServices::new()
             .accept_token(CallerKind::Admin, Token::new(token).unwrap())
-            .add_service(hop_router::admin_service::admin_server(Arc::clone(&cutover)));
+            .add_service(hop_router::admin_service::admin_server(Arc::clone(
+                &cutover,
+            )));
         let shutdown = Shutdown::new();
         let server = hop_runtime::serve_grpc(services, &ServiceConfig::default(), shutdown.clone())
             .await

@@ -103,8 +103,8 @@ pub async fn router_channel(
     };
     let files = TlsFiles::from_config(&tls)
         .map_err(|e| CliError::Usage(format!("HOP_TLS_CERT, HOP_TLS_KEY, HOP_TLS_CA: {e}")))?;
-    let security = ClientSecurity::new(files.as_ref(), token)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let security =
+        ClientSecurity::new(files.as_ref(), token).map_err(|e| CliError::Usage(e.to_string()))?;
     security.connect(&uri).await.map_err(|e| CliError::Rpc {
         what: format!("cannot reach the router at {uri}"),
         message: e.to_string(),

@@ -283,7 +283,12 @@ impl Stack {
     /// `http://<grpc address>` of a started service, `https://` with TLS (empty when not
     /// started).
     pub fn uri(&self, name: &str) -> String {
-        let scheme = match self.config.security.as_ref().and_then(|s| s.tls_dir.as_ref()) {
+        let scheme = match self
+            .config
+            .security
+            .as_ref()
+            .and_then(|s| s.tls_dir.as_ref())
+        {
             Some(_) => "https",
             None => "http",
         };

@@ -11,8 +11,8 @@
 //! a job the same way. Checks that need the matrix (a size larger than the strategy count) are left
 //! to [`hop_core::JobOptions::validate`].
 
-use hop_core::types::{DEFAULT_PENALTY_WEIGHT, DEFAULT_SEED};
 use hop_core::run::JobProgress;
+use hop_core::types::{DEFAULT_PENALTY_WEIGHT, DEFAULT_SEED};
 use hop_core::{Aggregation, Algorithm, JobOptions, Metric, RunResult};
 use hop_proto::FailureCode;
 use hop_proto::v1 as pb;

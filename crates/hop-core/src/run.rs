@@ -8,10 +8,10 @@ use crate::eval::Evaluator;
 use crate::fitness::{Accum, FitnessSpec, Problem};
 use crate::matrix::PnlMatrix;
 use crate::metrics::{all_strategy_metrics, portfolio_metrics};
+use crate::search::{self, Progress};
 use crate::types::{
     Algorithm, AlgorithmResult, Inversion, JobOptions, RunResult, SizeResult, StrategyMetrics,
 };
-use crate::search::{self, Progress};
 
 /// A progress event of a running job.
 #[derive(Debug, Clone, Copy, PartialEq)]

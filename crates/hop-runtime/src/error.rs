@@ -29,6 +29,15 @@ pub enum RuntimeError {
         /// The I/O or TOML syntax error.
         message: String,
     },
+    /// A setting, or a combination of settings, the service refuses to start with: no TLS or no
+    /// tokens beyond loopback, an unreadable certificate or token file, a missing input root.
+    #[error("`{key}`: {message}")]
+    Setting {
+        /// The key or keys at fault, e.g. `tls_cert` or `input_root`.
+        key: String,
+        /// What is wrong and what to set.
+        message: String,
+    },
     /// A listener could not bind its address.
     #[error("cannot bind the {role} listener to {addr}: {source}")]
     Bind {
@@ -73,6 +82,7 @@ impl RuntimeError {
         match self {
             Self::ConfigInvalid { .. } => "CONFIG_INVALID",
             Self::ConfigFile { .. } => "CONFIG_FILE_UNUSABLE",
+            Self::Setting { .. } => "SETTING_REFUSED",
             Self::Bind { .. } => "BIND_FAILED",
             Self::Telemetry(_) => "TELEMETRY_INIT_FAILED",
             Self::Server(_) => "SERVER_FAILED",
@@ -87,9 +97,9 @@ impl RuntimeError {
 impl From<RuntimeError> for tonic::Status {
     fn from(err: RuntimeError) -> Self {
         let code = match &err {
-            RuntimeError::ConfigInvalid { .. } | RuntimeError::ConfigFile { .. } => {
-                tonic::Code::FailedPrecondition
-            }
+            RuntimeError::ConfigInvalid { .. }
+            | RuntimeError::ConfigFile { .. }
+            | RuntimeError::Setting { .. } => tonic::Code::FailedPrecondition,
             RuntimeError::Bind { .. } | RuntimeError::Server(_) => tonic::Code::Unavailable,
             RuntimeError::Telemetry(_)
             | RuntimeError::TokenFile { .. }

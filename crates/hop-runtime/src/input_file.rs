@@ -30,9 +30,8 @@ impl InputFiles {
     pub fn new(root: Option<&Path>, max_bytes: u64) -> Result<Self, RuntimeError> {
         let root = root
             .map(|root| {
-                root.canonicalize().map_err(|e| RuntimeError::ConfigInvalid {
+                root.canonicalize().map_err(|e| RuntimeError::Setting {
                     key: "input_root".into(),
-                    layer: crate::config::Layer::Default,
                     message: format!("{} cannot be used: {e}", root.display()),
                 })
             })
@@ -44,9 +43,8 @@ impl InputFiles {
     /// service (`hop up`, tests) may read input files without an `input_root`.
     pub fn check_listen(&self, listen: std::net::SocketAddr) -> Result<(), RuntimeError> {
         if self.root.is_none() && !listen.ip().is_loopback() {
-            return Err(RuntimeError::ConfigInvalid {
+            return Err(RuntimeError::Setting {
                 key: "input_root".into(),
-                layer: crate::config::Layer::Default,
                 message: format!(
                     "the service listens on {listen}, beyond loopback, so the input files it \
                      reads must be confined: set input_root to the share's input folder"
@@ -77,7 +75,9 @@ impl InputFiles {
             Some(root) if requested.is_relative() => root.join(requested),
             _ => requested.to_path_buf(),
         };
-        let canonical = joined.canonicalize().map_err(|e| self.io_error(given, &e))?;
+        let canonical = joined
+            .canonicalize()
+            .map_err(|e| self.io_error(given, &e))?;
         if let Some(root) = &self.root
             && !canonical.starts_with(root)
         {

@@ -280,8 +280,7 @@ impl EngineBackend for ComputeBackend {
     }
 
     async fn load(&self, spec: &JobSpec, options: &JobOptions) -> Result<Loaded, JobError> {
-        let matrix =
-            crate::source::load_matrix(
+        let matrix = crate::source::load_matrix(
             spec.input.as_ref(),
             self.config.ingest.as_deref(),
             &self.input,

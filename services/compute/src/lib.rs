@@ -73,7 +73,10 @@ pub async fn run(args: Args) -> ExitCode {
                 .await
                 .map_err(|e| format!("resolving the engine stopped: {e}"))??;
             if backend.reads_files() {
-                backend.input().check_listen(listen).map_err(|e| e.to_string())?;
+                backend
+                    .input()
+                    .check_listen(listen)
+                    .map_err(|e| e.to_string())?;
             }
             // Without an engine (`gpu` and no usable GPU) `ComputeBackend::new` has logged why.
             if let Ok(engine) = backend.engine() {

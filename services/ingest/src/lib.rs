@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use hop_proto::v1::ingest_server::IngestServer;
-use hop_runtime::{GrpcServices, InputFiles};
 use hop_runtime::config::CommonArgs;
+use hop_runtime::{GrpcServices, InputFiles};
 
 pub use cache::DatasetCache;
 pub use config::IngestConfig;

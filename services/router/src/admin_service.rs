@@ -205,5 +205,4 @@ mod tests {
         let refused = admin.set_weight(from(weight, auth)).await.unwrap_err();
         assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     }
-
 }

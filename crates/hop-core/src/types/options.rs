@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::CoreError;
 use super::Algorithm;
+use crate::error::CoreError;
 
 /// How the portfolio's daily series is formed from its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -88,7 +88,10 @@ fn missing_files_and_roots_are_named() {
         files.resolve("missing.csv"),
         Err(RuntimeError::InputNotFound(m)) if m.contains("\"missing.csv\"")
     ));
-    assert!(matches!(files.resolve(" "), Err(RuntimeError::InputRefused(_))));
+    assert!(matches!(
+        files.resolve(" "),
+        Err(RuntimeError::InputRefused(_))
+    ));
     let err = InputFiles::new(Some(Path::new("/no/such/root")), 1).unwrap_err();
     assert!(err.to_string().contains("input_root"), "{err}");
 }
@@ -96,11 +99,19 @@ fn missing_files_and_roots_are_named() {
 #[test]
 fn an_unconfined_service_stays_on_loopback() {
     let unconfined = InputFiles::new(None, 1).unwrap();
-    assert!(unconfined.check_listen("127.0.0.1:0".parse().unwrap()).is_ok());
+    assert!(
+        unconfined
+            .check_listen("127.0.0.1:0".parse().unwrap())
+            .is_ok()
+    );
     let err = unconfined
         .check_listen("0.0.0.0:50051".parse().unwrap())
         .unwrap_err();
     assert!(err.to_string().contains("set input_root"), "{err}");
     let (_dir, _, confined) = setup();
-    assert!(confined.check_listen("0.0.0.0:50051".parse().unwrap()).is_ok());
+    assert!(
+        confined
+            .check_listen("0.0.0.0:50051".parse().unwrap())
+            .is_ok()
+    );
 }

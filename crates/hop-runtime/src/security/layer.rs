@@ -108,7 +108,7 @@ where
             Decision::Denied(kind) => {
                 tracing::warn!(rpc = %path, caller = %kind, "call refused: caller kind not allowed");
                 tonic::Status::permission_denied(format!(
-                    "a {kind} caller may not call {service}: it accepts {}",
+                    "a caller of kind {kind} may not call {service}: it accepts {}",
                     kinds(service)
                 ))
             }

@@ -22,7 +22,6 @@ pub use layer::{Authorize, Caller};
 pub use tls::TlsFiles;
 pub use tokens::{CallerKind, Token, Tokens};
 
-use crate::config::Layer;
 use crate::{RuntimeError, ServiceConfig};
 
 /// What a server listening on `listen` with (or without) TLS and tokens must say at start: a
@@ -100,9 +99,8 @@ impl ServerSecurity {
             enforcing,
             config.insecure_plaintext,
         )
-        .map_err(|message| RuntimeError::ConfigInvalid {
+        .map_err(|message| RuntimeError::Setting {
             key: "listen".into(),
-            layer: Layer::Default,
             message,
         })?;
         for warning in warnings {

@@ -95,7 +95,11 @@ mod tests {
             Denied(Client)
         );
         assert_eq!(
-            decide("/arrow.flight.protocol.FlightService/DoGet", kind(Service), true),
+            decide(
+                "/arrow.flight.protocol.FlightService/DoGet",
+                kind(Service),
+                true
+            ),
             Allow(Some(Service))
         );
         assert_eq!(

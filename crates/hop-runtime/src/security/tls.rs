@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
-use crate::config::Layer;
 use crate::{RuntimeError, ServiceConfig};
 
 /// The three PEM files.
@@ -36,9 +35,8 @@ impl TlsFiles {
                 key: key.clone(),
                 ca: ca.clone(),
             })),
-            _ => Err(RuntimeError::ConfigInvalid {
+            _ => Err(RuntimeError::Setting {
                 key: "tls_cert, tls_key, tls_ca".into(),
-                layer: Layer::Default,
                 message: "set all three PEM files (this service's certificate, its key and the \
                           CA that signs every peer) or none"
                     .into(),
@@ -76,15 +74,13 @@ impl TlsFiles {
 
 /// A PEM file's bytes; the error names the key and the path, never the content.
 fn read(key: &str, path: &Path) -> Result<Vec<u8>, RuntimeError> {
-    let bytes = std::fs::read(path).map_err(|e| RuntimeError::ConfigInvalid {
+    let bytes = std::fs::read(path).map_err(|e| RuntimeError::Setting {
         key: key.into(),
-        layer: Layer::Default,
         message: format!("cannot read {}: {e}", path.display()),
     })?;
     if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        return Err(RuntimeError::ConfigInvalid {
+        return Err(RuntimeError::Setting {
             key: key.into(),
-            layer: Layer::Default,
             message: format!("{} is not a PEM file", path.display()),
         });
     }

@@ -9,7 +9,6 @@ use std::fmt;
 use std::path::Path;
 
 use crate::RuntimeError;
-use crate::config::Layer;
 
 /// Who calls: the kinds of client the policy tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,9 +58,8 @@ impl Token {
     /// The trimmed content of `path` (one token per file, a trailing line break allowed); `key`
     /// names the setting in errors. The content never appears in an error.
     pub fn read(key: &str, path: &Path) -> Result<Self, RuntimeError> {
-        let invalid = |message: String| RuntimeError::ConfigInvalid {
+        let invalid = |message: String| RuntimeError::Setting {
             key: key.to_owned(),
-            layer: Layer::Default,
             message,
         };
         let text = std::fs::read_to_string(path)
@@ -117,9 +115,8 @@ impl Tokens {
             }
         }
         if tokens.by_kind.is_empty() {
-            return Err(RuntimeError::ConfigInvalid {
+            return Err(RuntimeError::Setting {
                 key: "tokens_dir".into(),
-                layer: Layer::Default,
                 message: format!(
                     "{} holds none of the token files {}",
                     dir.display(),
@@ -226,7 +223,10 @@ mod tests {
         let path = dir.path().join("t");
         std::fs::write(&path, "two words").unwrap();
         let err = Token::read("token_file", &path).unwrap_err().to_string();
-        assert!(err.contains("token_file") && !err.contains("two words"), "{err}");
+        assert!(
+            err.contains("token_file") && !err.contains("two words"),
+            "{err}"
+        );
     }
 }
 
