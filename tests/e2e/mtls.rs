@@ -346,9 +346,12 @@ async fn every_service_wants_a_certificate_and_a_token_of_an_allowed_kind() {
 #[test]
 fn a_service_beyond_loopback_refuses_to_start_without_tls_or_tokens() {
     let binary = binaries().join("hop-validator");
+    let data = tempfile::tempdir().expect("a data directory");
     let run = |extra: &[&str]| {
         let mut child = std::process::Command::new(&binary)
             .args(["--listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data.path())
             .args(extra)
             .env_remove("HOP_CONFIG")
             .stdout(std::process::Stdio::null())

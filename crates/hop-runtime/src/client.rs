@@ -75,11 +75,6 @@ impl ClientSecurity {
             .unwrap_or_else(|| NONE.get_or_init(Self::default))
     }
 
-    /// Whether connections use TLS.
-    pub fn uses_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-
     /// The endpoint for `uri` with the timeouts and keepalives above, and TLS when configured.
     pub fn endpoint(&self, uri: &str) -> Result<Endpoint, Error> {
         let uri = match (&self.tls, uri.strip_prefix("http://")) {
