@@ -4,7 +4,8 @@
 //! data directories — after jobs that succeed, fail on blue (HeavyDB unreachable, so the legacy
 //! service used the password's configuration) and fail on bad input, and after Admin calls with
 //! the right token, a wrong one and none. The cluster runs with mutual TLS and caller tokens: the
-//! tokens of every kind (their files in `<data>/tokens`) appear nowhere else either. And every
+//! tokens of every kind (their files in `<data>/tokens`) and the services' TLS private keys appear
+//! nowhere else either. And every
 //! service listens on loopback by default.
 
 use std::fs;
@@ -137,6 +138,23 @@ async fn no_secret_in_logs_share_or_data() {
     for kind in CallerKind::ALL {
         let token = fs::read_to_string(tokens_dir.join(kind.name())).expect("a token file");
         secrets.push(token.trim().to_owned());
+    }
+    // The services' TLS private keys: every base64 line of every key file.
+    let tls_dir = cluster
+        .stack
+        .security()
+        .and_then(|s| s.tls_dir.clone())
+        .expect("a secure cluster");
+    for entry in fs::read_dir(&tls_dir).expect("the TLS folder") {
+        let path = entry.expect("an entry").path();
+        if path.to_string_lossy().ends_with("-key.pem") {
+            let pem = fs::read_to_string(&path).expect("a key file");
+            secrets.extend(
+                pem.lines()
+                    .filter(|line| !line.starts_with("-----") && line.len() >= 40)
+                    .map(str::to_owned),
+            );
+        }
     }
     cluster.put_fixture(FIXTURE);
 
