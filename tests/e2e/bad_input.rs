@@ -3,12 +3,16 @@
 //! fault, a non-zero `return_code` and no run folder; nothing is left in `queue/` or
 //! `processing/`, and a valid job dropped after the corpus still completes.
 //!
+//! And a client's `csv_path` is confined to the share's `input/` on every engine (issue 13.2).
+//!
 //! `cargo test -p hop-e2e --test bad_input -- --nocapture` prints the table case -> sentence.
 
 use std::path::Path;
 use std::time::Duration;
 
 use hop_e2e::Cluster;
+use hop_proto::v1::job_spec::Input;
+use hop_proto::v1::{JobSpec, JobState, SubmitRequest};
 
 /// Job files over this many bytes are refused by the bridge.
 const MAX_JOB_FILE_BYTES: usize = 4096;
@@ -576,4 +580,86 @@ fn pso_with_few_more_strategies_than_the_portfolio_size_completes() {
     cluster.drop_job("pso_twelve", &job);
     let (outcome, answer) = cluster.wait_outcome("pso_twelve", Duration::from_secs(60));
     assert_eq!(outcome, "completed", "{answer:#}");
+}
+
+/// A secret line that must never come back in an answer.
+const SECRET: &str = "TOP-SECRET,e2e-credential-3f9a1c,do-not-echo";
+
+/// Submits `csv_path` to the router directly (an internal client can name any path) and
+/// returns the settled record's error.
+async fn submitted(cluster: &Cluster, job_id: &str, csv_path: &str) -> (JobState, String) {
+    let spec = JobSpec {
+        job_id: job_id.to_owned(),
+        input: Some(Input::CsvPath(csv_path.to_owned())),
+        options: Some(hop_proto::v1::JobOptions {
+            min_size: 10,
+            budget: Some(300),
+            ..Default::default()
+        }),
+        labels: Default::default(),
+    };
+    cluster
+        .jobs()
+        .await
+        .submit(SubmitRequest { spec: Some(spec) })
+        .await
+        .expect("submitted");
+    let record = cluster.settled(job_id).await;
+    (record.state(), record.error_message.clone())
+}
+
+/// Issue 13.2: whatever `csv_path` a client names, the engines (blue reads it itself, green
+/// through ingest) read only regular files under the share's `input/`, within `max_csv_bytes`,
+/// checked before reading: a secret file elsewhere, a link leading out of `input/`, `/dev/zero`
+/// and an oversize CSV are refused with the path and the rule, never a byte of the file; the
+/// normal job still runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_paths_are_confined_to_the_input_root() {
+    let outside = tempfile::tempdir().expect("a folder outside the share");
+    let secret = outside.path().join("secret.csv");
+    std::fs::write(&secret, format!("{SECRET}\n")).expect("secret written");
+    for green_percent in [0, 100] {
+        let limit = "max_csv_bytes=5000";
+        let cluster = Cluster::start(
+            green_percent,
+            &[("legacy", limit), ("ingest", limit), ("compute", limit)],
+        );
+        let side = if green_percent == 0 { "blue" } else { "green" };
+        let input = cluster.share().join("input");
+        put_csv(cluster.share(), "small.csv", &csv_lines(6));
+        let link = input.join("link.csv");
+        std::os::unix::fs::symlink(&secret, &link).expect("a link");
+        let big: Vec<String> = csv_lines(200);
+        put_csv(cluster.share(), "big.csv", &big);
+        let secret_path = secret.display().to_string();
+        let link_path = link.display().to_string();
+        let big_path = input.join("big.csv").display().to_string();
+        let cases = [
+            (&secret_path, "outside the input root"),
+            (&link_path, "outside the input root"),
+            (&"/dev/zero".to_owned(), "outside the input root"),
+            (&big_path, "over the limit of 5000 bytes (max_csv_bytes)"),
+        ];
+        for (i, (path, rule)) in cases.into_iter().enumerate() {
+            let started = std::time::Instant::now();
+            let (state, error) =
+                submitted(&cluster, &format!("job_{side}_confined_{i}"), path).await;
+            assert_eq!(state, JobState::Failed, "{side} {path}: {error}");
+            assert!(
+                error.contains(path.as_str()) && error.contains(rule),
+                "{side} {path}: {error}"
+            );
+            assert!(
+                !error.contains("TOP-SECRET") && !error.contains("e2e-credential"),
+                "{error}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{side} {path}: slow refusal"
+            );
+        }
+        let small = input.join("small.csv").display().to_string();
+        let (state, error) = submitted(&cluster, &format!("job_{side}_confined_ok"), &small).await;
+        assert_eq!(state, JobState::Succeeded, "{side}: {error}");
+    }
 }

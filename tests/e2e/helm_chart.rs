@@ -5,14 +5,21 @@
 //! document must be a kind this test knows, and the invariants of SPEC 6 must hold: GPU only on
 //! compute, gRPC probes and resources on every container, pinned images, a PDB and a Service per
 //! workload, non-root pods, the cut-over ConfigMap carrying the stage file's weight, and every
-//! service's config file accepted by that service's own config types and wired to real Services.
+//! service's config file accepted by that service's own config types and wired to real Services
+//! (`https://`). Issue 13: every service has mutual TLS (its Secret mounted, the config keys set,
+//! a cert-manager Certificate when an issuer is given), its callers' tokens, probes on the
+//! plaintext health port, and exactly one NetworkPolicy selecting it that lets gRPC in only from
+//! the callers the policy table allows.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hop_runtime::testing::or_skip;
 use k8s_openapi::api::apps::v1::Deployment;
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::networking::v1::NetworkPolicyIngressRule;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -143,7 +150,8 @@ fn check_container(workload: &str, container: &Container, chart_version: &str, i
                 .grpc
                 .as_ref()
                 .unwrap_or_else(|| panic!("{name}: no gRPC probe"));
-            assert_eq!(grpc.port, port(container, "grpc"), "{name}: probe port");
+            // The plaintext health-only port: the kubelet's gRPC probes cannot do TLS.
+            assert_eq!(grpc.port, port(container, "health"), "{name}: probe port");
         }
     }
     let resources = container.resources.as_ref().expect("resources");
@@ -225,6 +233,76 @@ fn check_workload(name: &str, deployment: &Deployment, rendered: &Rendered, char
         .values()
         .filter(|s| selects(s.spec.as_ref().and_then(|s| s.selector.as_ref()), labels));
     assert_eq!(services.count(), 1, "{name}: Services selecting its pods");
+    check_network_policy(name, labels, rendered);
+}
+
+/// The component names of the pods a NetworkPolicy rule's peers select.
+fn peer_components(rule: &NetworkPolicyIngressRule) -> Vec<String> {
+    rule.from
+        .iter()
+        .flatten()
+        .filter_map(|peer| peer.pod_selector.as_ref()?.match_labels.as_ref())
+        .filter_map(|labels| labels.get("app.kubernetes.io/component").cloned())
+        .collect()
+}
+
+/// Exactly one NetworkPolicy selects the workload: gRPC only from the callers the policy table
+/// allows, /metrics only from a namespace selector, nothing else but the health port.
+fn check_network_policy(name: &str, labels: &BTreeMap<String, String>, rendered: &Rendered) {
+    let policies: Vec<_> = rendered
+        .network_policies
+        .values()
+        .filter_map(|p| p.spec.as_ref())
+        .filter(|spec| {
+            selects(
+                spec.pod_selector
+                    .as_ref()
+                    .and_then(|s| s.match_labels.as_ref()),
+                labels,
+            )
+        })
+        .collect();
+    assert_eq!(
+        policies.len(),
+        1,
+        "{name}: NetworkPolicies selecting its pods"
+    );
+    let spec = policies[0];
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_owned()][..]),
+        "{name}"
+    );
+    let workload = name.strip_prefix("hop-").expect("hop- prefix");
+    let mut allowed = Vec::new();
+    for rule in spec.ingress.iter().flatten() {
+        let ports: Vec<_> = rule
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.port.clone())
+            .collect();
+        assert_eq!(ports.len(), 1, "{name}: one port per rule");
+        match &ports[0] {
+            IntOrString::String(port) if port == "grpc" => allowed = peer_components(rule),
+            IntOrString::String(port) if port == "metrics" => assert!(
+                rule.from
+                    .iter()
+                    .flatten()
+                    .all(|peer| peer.namespace_selector.is_some()),
+                "{name}: /metrics only from the monitoring namespace"
+            ),
+            IntOrString::String(port) if port == "health" || port == "smb" => {}
+            other => panic!("{name}: ingress on an unexpected port {other:?}"),
+        }
+    }
+    let expected: &[&str] = match workload {
+        "ingest" => &["compute"],
+        "validator" | "legacy" | "compute" => &["router"],
+        "router" => &["bridge"],
+        _ => &[],
+    };
+    assert_eq!(allowed, expected, "{name}: gRPC callers");
 }
 
 fn check_stage(stage_file: &Path, rendered: &Rendered, chart_version: &str, claim: &str) {
@@ -307,8 +385,33 @@ fn every_stage_renders_lints_validates_and_keeps_the_invariants() {
         let rendered = parse(&out.path().join(format!("{}.yaml", stem(stage))));
         assert!(
             rendered.secrets.is_empty(),
-            "the site names an existing Secret: none is created"
+            "the site names existing Secrets: none is created"
         );
+        // The site's issuer: a Certificate per service, writing the Secret it mounts, valid for
+        // its Service name, for serving and calling.
+        assert_eq!(
+            rendered.certificates.len(),
+            SERVICES.len(),
+            "a Certificate per service"
+        );
+        for service in SERVICES {
+            let certificate = &rendered.certificates[&format!("hop-{service}")];
+            let spec = &certificate["spec"];
+            assert_eq!(spec["secretName"], format!("hop-{service}-tls"));
+            assert!(
+                spec["dnsNames"]
+                    .as_array()
+                    .expect("dnsNames")
+                    .contains(&Value::from(format!("hop-{service}")))
+            );
+            let usages = spec["usages"].as_array().expect("usages");
+            assert!(
+                usages.contains(&Value::from("server auth"))
+                    && usages.contains(&Value::from("client auth")),
+                "{service}: usages"
+            );
+            assert_eq!(spec["issuerRef"]["name"], "hop-ca");
+        }
         check_stage(stage, &rendered, &chart_version(), &claim);
     }
 }
@@ -320,7 +423,9 @@ fn samba_and_a_chart_made_secret_render_for_every_stage() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let values = dir.path().join("samba.yaml");
-    let text = "samba: {enabled: true}\nsecrets: {existingSecret: \"\", adminToken: t0ken, sambaPassword: s3cret}\n";
+    let text = "samba: {enabled: true}\nsecrets: {existingSecret: \"\", sambaPassword: s3cret}\n\
+                tokens: {existingSecret: \"\", bridge: b1, client: c2, service: s3, admin: t0ken}\n\
+                tls: {certManager: {issuerRef: null}}\n";
     std::fs::write(&values, text).expect("write values");
     let out = render(&python, &[&values]);
     for stage in stage_files() {
@@ -331,8 +436,30 @@ fn samba_and_a_chart_made_secret_render_for_every_stage() {
             .expect("the chart's Secret");
         let data = secret.data.as_ref().expect("secret data");
         assert_eq!(
-            data.get("admin-token").map(|b| b.0.as_slice()),
-            Some(&b"t0ken"[..])
+            data.get("admin-token"),
+            None,
+            "the admin token is in the tokens Secret"
+        );
+        let tokens = rendered
+            .secrets
+            .get("hop-tokens")
+            .and_then(|s| s.data.as_ref())
+            .expect("the chart's tokens Secret");
+        for (kind, token) in [
+            ("bridge", "b1"),
+            ("client", "c2"),
+            ("service", "s3"),
+            ("admin", "t0ken"),
+        ] {
+            assert_eq!(
+                tokens.get(kind).map(|b| b.0.as_slice()),
+                Some(token.as_bytes()),
+                "{kind}"
+            );
+        }
+        assert!(
+            rendered.certificates.is_empty(),
+            "no issuer: the TLS Secrets exist"
         );
         assert_eq!(
             data.get("samba-password").map(|b| b.0.as_slice()),

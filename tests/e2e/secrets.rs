@@ -3,7 +3,10 @@
 //! share (job files, completed and failed files, run folders) and nowhere else in the services'
 //! data directories — after jobs that succeed, fail on blue (HeavyDB unreachable, so the legacy
 //! service used the password's configuration) and fail on bad input, and after Admin calls with
-//! the right token, a wrong one and none. And every service listens on loopback by default.
+//! the right token, a wrong one and none. The cluster runs with mutual TLS and caller tokens: the
+//! tokens of every kind (their files in `<data>/tokens`) and the services' TLS private keys appear
+//! nowhere else either. And every
+//! service listens on loopback by default.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,7 @@ use hop_proto::v1::{
     CutoverStatusRequest, ResumeRequest, RollbackRequest, SetWeightRequest, ValidationOutcome,
 };
 use hop_runtime::config::{CommonArgs, MapSource, load};
-use tonic::transport::Endpoint;
+use hop_runtime::security::{CallerKind, Token};
 
 const HEAVYDB_PASSWORD: &str = "e2e-heavydb-password-7d3e91";
 const WRONG_TOKEN: &str = "e2e-wrong-token-0b8a44";
@@ -71,9 +74,10 @@ fn files_below(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// The secrets found in `bytes`.
-fn secrets_in(bytes: &[u8]) -> Vec<&'static str> {
-    [ADMIN_TOKEN, HEAVYDB_PASSWORD, WRONG_TOKEN]
-        .into_iter()
+fn secrets_in<'a>(secrets: &'a [String], bytes: &[u8]) -> Vec<&'a str> {
+    secrets
+        .iter()
+        .map(String::as_str)
         .filter(|s| bytes.windows(s.len()).any(|w| w == s.as_bytes()))
         .collect()
 }
@@ -94,17 +98,13 @@ async fn admin_calls(cluster: &Cluster) {
         .resume(ResumeRequest { acknowledge: true })
         .await
         .expect("resume with the token");
-    let channel = Endpoint::from_shared(cluster.stack.uri("router"))
-        .expect("a URI")
-        .connect()
-        .await
-        .expect("the router answers");
-    let mut wrong =
-        AdminClient::with_interceptor(channel.clone(), |mut request: tonic::Request<()>| {
-            let value = format!("Bearer {WRONG_TOKEN}").parse().expect("ASCII");
-            request.metadata_mut().insert("authorization", value);
-            Ok(request)
-        });
+    let router = cluster.stack.uri("router");
+    let connect = |token: Option<Token>| {
+        let caller = cluster.caller_sending(token);
+        let router = router.clone();
+        async move { caller.connect(&router).await.expect("the router answers") }
+    };
+    let mut wrong = AdminClient::new(connect(Token::new(WRONG_TOKEN)).await);
     let request = SetWeightRequest {
         green_percent: 0,
         reason: "secrets test".into(),
@@ -113,7 +113,7 @@ async fn admin_calls(cluster: &Cluster) {
     assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
     let refused = wrong.cutover_status(CutoverStatusRequest {}).await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
-    let refused = AdminClient::new(channel)
+    let refused = AdminClient::new(connect(None).await)
         .cutover_status(CutoverStatusRequest {})
         .await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
@@ -130,7 +130,32 @@ async fn no_secret_in_logs_share_or_data() {
     // Green primary with a blue shadow: the shadow meets the unreachable HeavyDB.
     let stage = "stage = \"weighted\"\ngreen_percent = 100\n";
     let settings = [("legacy", backend.as_str()), ("legacy", password.as_str())];
-    let cluster = Cluster::start_logged(0, Some(stage), &settings, "debug");
+    let cluster = Cluster::start_secure(0, Some(stage), &settings, "debug");
+    let tokens_dir = cluster.data().join("tokens");
+    let mut secrets: Vec<String> = [ADMIN_TOKEN, HEAVYDB_PASSWORD, WRONG_TOKEN]
+        .map(str::to_owned)
+        .to_vec();
+    for kind in CallerKind::ALL {
+        let token = fs::read_to_string(tokens_dir.join(kind.name())).expect("a token file");
+        secrets.push(token.trim().to_owned());
+    }
+    // The services' TLS private keys: every base64 line of every key file.
+    let tls_dir = cluster
+        .stack
+        .security()
+        .and_then(|s| s.tls_dir.clone())
+        .expect("a secure cluster");
+    for entry in fs::read_dir(&tls_dir).expect("the TLS folder") {
+        let path = entry.expect("an entry").path();
+        if path.to_string_lossy().ends_with("-key.pem") {
+            let pem = fs::read_to_string(&path).expect("a key file");
+            secrets.extend(
+                pem.lines()
+                    .filter(|line| !line.starts_with("-----") && line.len() >= 40)
+                    .map(str::to_owned),
+            );
+        }
+    }
     cluster.put_fixture(FIXTURE);
 
     let (outcome, error) = run_job(&cluster, "job_secret_green", FIXTURE).await;
@@ -156,12 +181,9 @@ async fn no_secret_in_logs_share_or_data() {
     assert_eq!(logs.len(), 6, "one log per service: {logs:?}");
     let all: String = logs.iter().map(|(_, text)| text.as_str()).collect();
     assert!(all.contains(&heavydb), "the logs show the HeavyDB failure");
-    assert!(
-        all.contains("Admin call refused"),
-        "the logs show the refusal"
-    );
+    assert!(all.contains("call refused"), "the logs show the refusal");
     for (path, text) in &logs {
-        let found = secrets_in(text.as_bytes());
+        let found = secrets_in(&secrets, text.as_bytes());
         assert!(found.is_empty(), "{found:?} in {}", path.display());
     }
     let share = files_below(cluster.share(), &[]);
@@ -169,13 +191,13 @@ async fn no_secret_in_logs_share_or_data() {
     let data = cluster.data();
     let token = data.join("admin.token");
     assert_eq!(fs::read_to_string(&token).expect("token file"), ADMIN_TOKEN);
-    let stored = files_below(data, &[token, data.join("logs")]);
+    let stored = files_below(data, &[token, data.join("logs"), tokens_dir]);
     assert!(
         stored.iter().any(|p| p.starts_with(data.join("router"))),
         "the router's store is searched: {stored:?}"
     );
     for path in share.iter().chain(&stored) {
-        let found = secrets_in(&fs::read(path).expect("readable file"));
+        let found = secrets_in(&secrets, &fs::read(path).expect("readable file"));
         assert!(found.is_empty(), "{found:?} in {}", path.display());
     }
 }

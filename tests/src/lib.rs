@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hop_cli::stack::{Launcher, SERVICES, Stack, StackConfig};
+use hop_cli::stack::{Launcher, SERVICES, Stack, StackConfig, StackSecurity};
 use hop_core::JobOptions;
 use hop_proto::v1::admin_client::AdminClient;
 use hop_proto::v1::job_spec::Input;
@@ -15,27 +15,10 @@ use hop_proto::v1::{
     CutoverStatus, CutoverStatusRequest, GetRequest, JobRecord, JobSpec, JobState, Side,
     SubmitRequest, ValidationOutcome,
 };
+use hop_runtime::client::{ClientSecurity, ServiceChannel};
+use hop_runtime::security::{CallerKind, Token};
+use hop_runtime::testing::TestPki;
 use serde_json::Value;
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-
-/// Adds `authorization: Bearer <ADMIN_TOKEN>` to every request.
-#[derive(Debug, Clone, Copy)]
-pub struct BearerToken;
-
-impl Interceptor for BearerToken {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        let value = format!("Bearer {ADMIN_TOKEN}")
-            .parse()
-            .map_err(|_| tonic::Status::internal("bad token"))?;
-        request.metadata_mut().insert("authorization", value);
-        Ok(request)
-    }
-}
 
 /// The directory of the service binaries: `target/<profile>`, the parent of this test binary's
 /// `deps/`. Binaries missing there are built (`hop_runtime::testing::binary_in`).
@@ -58,6 +41,8 @@ pub struct Cluster {
     pub stack: Stack,
     share: tempfile::TempDir,
     data: tempfile::TempDir,
+    /// The certificates of a [`Cluster::start_secure`] cluster.
+    pki: Option<TestPki>,
 }
 
 /// The admin token every cluster's router accepts.
@@ -76,7 +61,7 @@ impl Cluster {
         stage: Option<&str>,
         settings: &[(&str, &str)],
     ) -> Self {
-        Self::launch(green_percent, stage, settings, None)
+        Self::launch(green_percent, stage, settings, None, false)
     }
 
     /// As [`Cluster::start_with_stage`], with the services logging at `log_filter` into files
@@ -87,7 +72,19 @@ impl Cluster {
         settings: &[(&str, &str)],
         log_filter: &str,
     ) -> Self {
-        Self::launch(green_percent, stage, settings, Some(log_filter))
+        Self::launch(green_percent, stage, settings, Some(log_filter), false)
+    }
+
+    /// As [`Cluster::start_logged`], with caller identity and mutual TLS on every hop: a test
+    /// CA, a certificate per service and one for the tests (`client`), and fresh tokens of every
+    /// kind in `<data>/tokens` (see `hop_cli::stack::StackSecurity`).
+    pub fn start_secure(
+        green_percent: u32,
+        stage: Option<&str>,
+        settings: &[(&str, &str)],
+        log_filter: &str,
+    ) -> Self {
+        Self::launch(green_percent, stage, settings, Some(log_filter), true)
     }
 
     fn launch(
@@ -95,6 +92,7 @@ impl Cluster {
         stage: Option<&str>,
         settings: &[(&str, &str)],
         log_filter: Option<&str>,
+        secure: bool,
     ) -> Self {
         let share = tempfile::tempdir().expect("a temporary share");
         let data = tempfile::tempdir().expect("a temporary data directory");
@@ -130,13 +128,50 @@ impl Cluster {
                 .iter()
                 .map(|(s, kv)| ((*s).to_owned(), (*kv).to_owned()))
                 .collect(),
+            security: None,
+        };
+        let pki = secure.then(|| {
+            let pki = TestPki::new("cluster");
+            for name in SERVICES.into_iter().chain(["client"]) {
+                pki.issue(name);
+            }
+            pki
+        });
+        let config = match &pki {
+            Some(pki) => {
+                let tokens_dir = data.path().join("tokens");
+                hop_runtime::security::tokens::provision(&tokens_dir).expect("tokens written");
+                StackConfig {
+                    security: Some(StackSecurity {
+                        tokens_dir,
+                        tls_dir: Some(pki.dir().to_path_buf()),
+                    }),
+                    ..config
+                }
+            }
+            None => config,
         };
         let stack = match log_filter {
             None => Stack::start(config),
             Some(_) => Stack::start_with_log_dir(config, &data.path().join("logs")),
         };
         let stack = stack.unwrap_or_else(|e| panic!("the stack starts: {e}"));
-        Self { stack, share, data }
+        Self {
+            stack,
+            share,
+            data,
+            pki,
+        }
+    }
+
+    /// How a caller of `kind` reaches the cluster: its certificate and token when secure, else
+    /// plaintext (with [`ADMIN_TOKEN`] for the admin).
+    pub fn caller(&self, kind: CallerKind) -> ClientSecurity {
+        if self.pki.is_some() {
+            return self.stack.client(kind).expect("the caller's files");
+        }
+        let token = (kind == CallerKind::Admin).then(|| Token::new(ADMIN_TOKEN).expect("a token"));
+        ClientSecurity::new(None, token).expect("plaintext")
     }
 
     /// The parent of every service's data directory (`<service>/`), also holding the admin token
@@ -166,22 +201,31 @@ impl Cluster {
         std::fs::rename(temp, self.data.path().join("cutover.toml")).expect("renamed");
     }
 
-    /// A `hop.v1.Jobs` client of the router.
-    pub async fn jobs(&self) -> JobsClient<Channel> {
-        JobsClient::connect(self.stack.uri("router"))
+    /// A caller with the cluster's client certificate (when secure) sending `token`: for
+    /// refusals.
+    pub fn caller_sending(&self, token: Option<Token>) -> ClientSecurity {
+        let files = self.stack.security().and_then(|s| s.tls_files("client"));
+        ClientSecurity::new(files.as_ref(), token).expect("the client's files")
+    }
+
+    /// A `hop.v1.Jobs` client of the router (an internal client).
+    pub async fn jobs(&self) -> JobsClient<ServiceChannel> {
+        let channel = self
+            .caller(CallerKind::Client)
+            .connect(&self.stack.uri("router"))
             .await
-            .expect("the router answers")
-            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
+            .expect("the router answers");
+        JobsClient::new(channel).max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
     }
 
     /// A `hop.v1.Admin` client of the router carrying the admin token.
-    pub async fn admin(&self) -> AdminClient<InterceptedService<Channel, BearerToken>> {
-        let channel = Endpoint::from_shared(self.stack.uri("router"))
-            .expect("a URI")
-            .connect()
+    pub async fn admin(&self) -> AdminClient<ServiceChannel> {
+        let channel = self
+            .caller(CallerKind::Admin)
+            .connect(&self.stack.uri("router"))
             .await
             .expect("the router answers");
-        AdminClient::with_interceptor(channel, BearerToken)
+        AdminClient::new(channel)
     }
 
     /// The router's cut-over status.

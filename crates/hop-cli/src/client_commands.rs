@@ -10,7 +10,8 @@ use hop_proto::v1::jobs_client::JobsClient;
 use hop_proto::v1::{
     GetRequest, JobEvent, JobRecord, JobSpec, JobState, SubmitRequest, WatchRequest,
 };
-use tonic::transport::Channel;
+use hop_runtime::client::ServiceChannel;
+use hop_runtime::security::CallerKind;
 
 use crate::CliError;
 use crate::local;
@@ -21,11 +22,16 @@ pub struct RouterArg {
     /// The router, e.g. http://127.0.0.1:50050 (default: the local `hop up`'s).
     #[arg(long, env = "HOP_ROUTER")]
     pub router: Option<String>,
+    /// A file whose content is this client's token (the `client` kind; default: the local
+    /// `hop up`'s). TLS: set HOP_TLS_CERT, HOP_TLS_KEY and HOP_TLS_CA.
+    #[arg(long, env = "HOP_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 impl RouterArg {
-    async fn client(&self) -> Result<JobsClient<Channel>, CliError> {
-        let channel = local::router_channel(self.router.as_deref()).await?;
+    async fn client(&self) -> Result<JobsClient<ServiceChannel>, CliError> {
+        let token = local::caller_token(self.token_file.as_deref(), CallerKind::Client)?;
+        let channel = local::router_channel(self.router.as_deref(), token).await?;
         Ok(
             JobsClient::new(channel)
                 .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES),
@@ -128,7 +134,10 @@ pub async fn result(args: &ResultArgs) -> Result<(), CliError> {
     print_result(&fetch(&mut client, &args.job_id).await?, args.json)
 }
 
-async fn fetch(client: &mut JobsClient<Channel>, job_id: &str) -> Result<JobRecord, CliError> {
+async fn fetch(
+    client: &mut JobsClient<ServiceChannel>,
+    job_id: &str,
+) -> Result<JobRecord, CliError> {
     let request = GetRequest {
         job_id: job_id.to_owned(),
     };
@@ -141,7 +150,7 @@ async fn fetch(client: &mut JobsClient<Channel>, job_id: &str) -> Result<JobReco
 
 /// Prints each event on a line until the final one.
 async fn follow(
-    client: &mut JobsClient<Channel>,
+    client: &mut JobsClient<ServiceChannel>,
     job_id: &str,
     after: u64,
 ) -> Result<(), CliError> {

@@ -1,11 +1,11 @@
 //! `hop cutover status|set-weight|rollback|resume`: the router's `hop.v1.Admin` (the blue ->
-//! green cut-over) from the command line, and [`provision_token`] for `hop up`.
+//! green cut-over) from the command line.
 //!
 //! Every call sends the admin token as `authorization: Bearer <token>`. The token comes from
 //! `--token-file` (or `HOP_ADMIN_TOKEN_FILE`), else from `HOP_ADMIN_TOKEN` (the token itself),
-//! else from the local `hop up`'s token file. It is never printed.
+//! else from the local `hop up`'s `admin` token file. It is never printed. TLS: `HOP_TLS_CERT`,
+//! `HOP_TLS_KEY` and `HOP_TLS_CA` (see [`crate::local::router_channel`]).
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -15,14 +15,12 @@ use hop_proto::v1::{
     CompareReply, CutoverStatus, CutoverStatusRequest, ResumeRequest, RollbackRequest,
     SetWeightRequest,
 };
+use hop_runtime::security::Token;
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use crate::CliError;
 use crate::local::{self, LocalStack};
 
-/// The token file `hop up` provisions in its folder.
-pub const TOKEN_FILE: &str = "admin-token";
 /// The environment variable holding the token itself.
 pub const TOKEN_ENV: &str = "HOP_ADMIN_TOKEN";
 
@@ -124,47 +122,33 @@ async fn call(args: &CutoverArgs) -> Result<CutoverStatus, CliError> {
         std::env::var(TOKEN_ENV).ok(),
         local::load().as_ref(),
     )?;
-    let mut client = connect(args.admin.router.as_deref()).await?;
+    let token = Token::new(&token)
+        .ok_or_else(|| CliError::Usage("the admin token must be printable ASCII text".into()))?;
+    let channel = local::router_channel(args.admin.router.as_deref(), Some(token)).await?;
+    let mut client = AdminClient::new(channel);
     let reply = match &args.command {
-        CutoverCommand::Status { .. } => {
-            let request = authorized(CutoverStatusRequest {}, &token)?;
-            client.cutover_status(request).await
-        }
+        CutoverCommand::Status { .. } => client.cutover_status(CutoverStatusRequest {}).await,
         CutoverCommand::SetWeight { percent, reason } => {
             let request = SetWeightRequest {
                 green_percent: *percent,
                 reason: reason.clone(),
             };
-            client.set_weight(authorized(request, &token)?).await
+            client.set_weight(request).await
         }
         CutoverCommand::Rollback { reason } => {
             let request = RollbackRequest {
                 reason: reason.clone(),
             };
-            client.rollback(authorized(request, &token)?).await
+            client.rollback(request).await
         }
         CutoverCommand::Resume { ack } => {
             let request = ResumeRequest { acknowledge: *ack };
-            client.resume(authorized(request, &token)?).await
+            client.resume(request).await
         }
     };
     reply
         .map(tonic::Response::into_inner)
         .map_err(|s| CliError::rpc(format!("cutover {}", args.command.name()), &s))
-}
-
-async fn connect(router: Option<&str>) -> Result<AdminClient<Channel>, CliError> {
-    Ok(AdminClient::new(local::router_channel(router).await?))
-}
-
-/// `message` with the `authorization: Bearer <token>` entry.
-fn authorized<T>(message: T, token: &str) -> Result<tonic::Request<T>, CliError> {
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| CliError::Usage("the admin token must be printable ASCII text".into()))?;
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", value);
-    Ok(request)
 }
 
 /// The token: `--token-file`, else `env_token` ($HOP_ADMIN_TOKEN), else the local stack's file.
@@ -198,42 +182,6 @@ fn token(
             "no admin token: pass --token-file PATH, set {TOKEN_ENV}, or use the local `hop up`"
         ))),
     }
-}
-
-/// Writes a new random admin token (32 bytes from /dev/urandom, as hex) to
-/// `<dir>/admin-token`, readable by its owner only, and returns the file's path.
-pub fn provision_token(dir: &Path) -> Result<PathBuf, CliError> {
-    let path = dir.join(TOKEN_FILE);
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(|source| CliError::Read {
-            path: "/dev/urandom".into(),
-            source,
-        })?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            options.mode(0o600);
-            // An older file keeps its mode through `open`: narrow it first.
-            if path.exists() {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
-        }
-        let mut file = options.open(&path)?;
-        file.write_all(token.as_bytes())?;
-        file.sync_all()
-    };
-    write().map_err(|source| CliError::Write {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(path)
 }
 
 /// A proto timestamp as RFC 3339 UTC, `None` when unset (generic over the timestamp type, which
@@ -357,31 +305,14 @@ fn status_json(status: &CutoverStatus) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
 
     use hop_proto::v1::Mismatch;
     use hop_router::cutover::{Cutover, CutoverConfig};
+    use hop_runtime::security::CallerKind;
     use hop_runtime::{ServiceConfig, Shutdown};
 
     use super::*;
-
-    #[test]
-    fn provisioned_tokens_are_random_hex_for_the_owner_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
-        let path = provision_token(&home).unwrap();
-        assert_eq!(path, home.join(TOKEN_FILE));
-        let first = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(first.len(), 64);
-        assert!(first.chars().all(|c| c.is_ascii_hexdigit()), "{first}");
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&path), 0o600);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        provision_token(&home).unwrap();
-        assert_eq!(mode(&path), 0o600, "an older file is narrowed");
-        assert_ne!(std::fs::read_to_string(&path).unwrap(), first);
-    }
 
     #[test]
     fn the_token_comes_from_the_flag_then_the_env_then_the_local_stack() {
@@ -395,6 +326,7 @@ mod tests {
             share: dir.path().to_path_buf(),
             pid: 1,
             admin_token_file: Some(local_file),
+            tokens_dir: None,
         };
         let flag = AdminArgs {
             token_file: Some(file.clone()),
@@ -511,9 +443,11 @@ mod tests {
     async fn admin(dir: &Path, token: &str) -> (String, Shutdown) {
         let cutover =
             Cutover::open(&CutoverConfig::default(), &dir.join("cutover.json"), 50).unwrap();
-        let services = hop_runtime::GrpcServices::new().add_service(
-            hop_router::admin_service::admin_server(Arc::clone(&cutover), Some(token.into())),
-        );
+        let services = hop_runtime::GrpcServices::new()
+            .accept_token(CallerKind::Admin, Token::new(token).unwrap())
+            .add_service(hop_router::admin_service::admin_server(Arc::clone(
+                &cutover,
+            )));
         let shutdown = Shutdown::new();
         let server = hop_runtime::serve_grpc(services, &ServiceConfig::default(), shutdown.clone())
             .await

@@ -1,9 +1,12 @@
 //! Where a local `hop up` can be found: `hop up` writes `<HOP_HOME>/local.json` (default
-//! `~/.hop`) with its router address, so `hop submit/watch/result` need no flags on the same
-//! machine.
+//! `~/.hop`) with its router address and its tokens folder, so `hop submit/watch/result` and
+//! `hop cutover` need no flags on the same machine. And how this CLI calls a router: mutual TLS
+//! when `HOP_TLS_CERT`, `HOP_TLS_KEY` and `HOP_TLS_CA` name its PEM files, and a caller token.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use hop_runtime::client::{ClientSecurity, ServiceChannel};
+use hop_runtime::security::{CallerKind, TlsFiles, Token};
 use serde::{Deserialize, Serialize};
 
 use crate::CliError;
@@ -20,6 +23,9 @@ pub struct LocalStack {
     /// The router's admin token file (`hop cutover`); absent in files of older `hop up`s.
     #[serde(default)]
     pub admin_token_file: Option<PathBuf>,
+    /// The folder of the stack's caller tokens (one file per kind); absent in older files.
+    #[serde(default)]
+    pub tokens_dir: Option<PathBuf>,
 }
 
 /// `$HOP_HOME`, else `$HOME/.hop`, else `.hop`.
@@ -76,15 +82,45 @@ pub fn router(explicit: Option<&str>) -> Result<String, CliError> {
     })
 }
 
-/// A channel to the router: `explicit` (flag or `HOP_ROUTER`), else the local `hop up`'s.
-pub async fn router_channel(explicit: Option<&str>) -> Result<tonic::transport::Channel, CliError> {
+/// The local `hop up`'s token of `kind`, if there is one.
+pub fn local_token_file(kind: CallerKind) -> Option<PathBuf> {
+    load()?.tokens_dir.map(|dir| dir.join(kind.name()))
+}
+
+/// A channel to the router (`explicit`, flag or `HOP_ROUTER`, else the local `hop up`'s) whose
+/// calls carry `token`; mutual TLS when `HOP_TLS_CERT`, `HOP_TLS_KEY` and `HOP_TLS_CA` are set.
+pub async fn router_channel(
+    explicit: Option<&str>,
+    token: Option<Token>,
+) -> Result<ServiceChannel, CliError> {
     let uri = router(explicit)?;
-    tonic::transport::Endpoint::from_shared(uri.clone())
-        .map_err(|e| CliError::Usage(format!("--router {uri}: {e}")))?
-        .connect()
-        .await
-        .map_err(|e| CliError::Rpc {
-            what: format!("cannot reach the router at {uri}"),
-            message: e.to_string(),
-        })
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    let tls = hop_runtime::ServiceConfig {
+        tls_cert: var("HOP_TLS_CERT"),
+        tls_key: var("HOP_TLS_KEY"),
+        tls_ca: var("HOP_TLS_CA"),
+        ..hop_runtime::ServiceConfig::default()
+    };
+    let files = TlsFiles::from_config(&tls)
+        .map_err(|e| CliError::Usage(format!("HOP_TLS_CERT, HOP_TLS_KEY, HOP_TLS_CA: {e}")))?;
+    let security =
+        ClientSecurity::new(files.as_ref(), token).map_err(|e| CliError::Usage(e.to_string()))?;
+    security.connect(&uri).await.map_err(|e| CliError::Rpc {
+        what: format!("cannot reach the router at {uri}"),
+        message: e.to_string(),
+    })
+}
+
+/// The token of `path` (a flag's file), else of the local `hop up`'s `kind` file, else none.
+pub fn caller_token(path: Option<&Path>, kind: CallerKind) -> Result<Option<Token>, CliError> {
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => match local_token_file(kind) {
+            Some(path) if path.exists() => path,
+            _ => return Ok(None),
+        },
+    };
+    Token::read("--token-file", &path)
+        .map(Some)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }

@@ -3,9 +3,11 @@
 //! binaries).
 //!
 //! Start order and wiring (every service on `127.0.0.1:0`, addresses read from the ready lines):
-//! ingest (input root = the share) -> validator -> legacy (blue) -> compute (green, fetches
-//! from ingest) -> router (blue, green, green weight) -> bridge (the share, the router). Each
-//! service keeps its files in `<data_dir>/<service>`. [`Stack::kill`] and [`Stack::restart`]
+//! ingest (input root = the share's `input/`) -> validator -> legacy (blue, same input root) ->
+//! compute (green, fetches from ingest; same input root for its local fallback) -> router (blue, green, green weight) -> bridge (the share, the router). Each
+//! service keeps its files in `<data_dir>/<service>`. With [`StackSecurity`] every service gets
+//! the tokens folder, its own token and (optionally) its certificate; addresses are then
+//! `https://`. [`Stack::kill`] and [`Stack::restart`]
 //! (same addresses, same data) let tests kill a service mid-job.
 
 use std::net::SocketAddr;
@@ -13,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hop_runtime::client::ClientSecurity;
 use hop_runtime::process::spawn_service;
+use hop_runtime::security::{CallerKind, TlsFiles, Token};
 
 /// The services in start order.
 pub const SERVICES: [&str; 6] = [
@@ -70,6 +74,62 @@ pub struct StackConfig {
     /// six with the service `common` (e.g. `("common", "otlp_endpoint=http://collector:4317")`);
     /// they come after the wiring, so they win.
     pub settings: Vec<(String, String)>,
+    /// Caller tokens and mutual TLS; `None`: plaintext, callers not identified (loopback
+    /// development, as most end-to-end tests run).
+    pub security: Option<StackSecurity>,
+}
+
+/// The stack's caller identity and transport security.
+#[derive(Debug, Clone)]
+pub struct StackSecurity {
+    /// The folder of the caller tokens (`bridge`, `client`, `service`, `admin`; see
+    /// `hop_runtime::security::tokens::provision`): every service's `tokens_dir`; the router
+    /// and compute send the `service` token, the bridge its `bridge` token.
+    pub tokens_dir: PathBuf,
+    /// The folder of the PEM files for mutual TLS: `ca.pem`, and `<name>.pem` with
+    /// `<name>-key.pem` for each service and for `client` (the tests' and health checks' own
+    /// certificate); `None`: plaintext on loopback.
+    pub tls_dir: Option<PathBuf>,
+}
+
+impl StackSecurity {
+    /// The TLS files of `name` (a service or `client`), when TLS is on.
+    pub fn tls_files(&self, name: &str) -> Option<TlsFiles> {
+        self.tls_dir.as_ref().map(|dir| TlsFiles {
+            cert: dir.join(format!("{name}.pem")),
+            key: dir.join(format!("{name}-key.pem")),
+            ca: dir.join("ca.pem"),
+        })
+    }
+
+    /// How a caller of `kind` reaches the stack: the `client` certificate and that kind's
+    /// token.
+    pub fn client(&self, kind: CallerKind) -> Result<ClientSecurity, String> {
+        let token = Token::read("tokens_dir", &self.tokens_dir.join(kind.name()))
+            .map_err(|e| e.to_string())?;
+        ClientSecurity::new(self.tls_files("client").as_ref(), Some(token))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The `--set` settings of service `name`.
+    fn settings(&self, name: &str) -> Vec<String> {
+        let mut settings = vec![format!("tokens_dir={}", self.tokens_dir.display())];
+        let sends = match name {
+            "router" | "compute" => Some(CallerKind::Service),
+            "bridge" => Some(CallerKind::Bridge),
+            _ => None,
+        };
+        if let Some(kind) = sends {
+            let file = self.tokens_dir.join(kind.name());
+            settings.push(format!("token_file={}", file.display()));
+        }
+        if let Some(files) = self.tls_files(name) {
+            settings.push(format!("tls_cert={}", files.cert.display()));
+            settings.push(format!("tls_key={}", files.key.display()));
+            settings.push(format!("tls_ca={}", files.ca.display()));
+        }
+        settings
+    }
 }
 
 /// One running service.
@@ -107,6 +167,10 @@ impl Stack {
     }
 
     fn launch(config: StackConfig, log_dir: Option<PathBuf>) -> Result<Self, String> {
+        // The engines' and ingest's input root: it must exist before they start.
+        let input = config.share.join("input");
+        std::fs::create_dir_all(&input)
+            .map_err(|e| format!("cannot create {}: {e}", input.display()))?;
         let mut stack = Self {
             config,
             running: Vec::new(),
@@ -140,9 +204,13 @@ impl Stack {
             args.push(format!("{key}={value}"));
         };
         let share = self.config.share.display().to_string();
+        let input = self.config.share.join("input").display().to_string();
         match name {
-            "ingest" => set("input_root", share),
-            "compute" => set("ingest", self.uri("ingest")),
+            "ingest" | "legacy" => set("input_root", input),
+            "compute" => {
+                set("ingest", self.uri("ingest"));
+                set("input_root", input);
+            }
             "router" => {
                 set("blue", self.uri("legacy"));
                 set("green", self.uri("compute"));
@@ -154,6 +222,12 @@ impl Stack {
                 set("router", self.uri("router"));
             }
             _ => {}
+        }
+        if let Some(security) = &self.config.security {
+            for setting in security.settings(name) {
+                args.push("--set".into());
+                args.push(setting);
+            }
         }
         for (service, setting) in &self.config.settings {
             if service == name || service == "common" {
@@ -206,11 +280,35 @@ impl Stack {
         self.running.iter().find(|r| r.name == name)
     }
 
-    /// `http://<grpc address>` of a started service (empty when not started).
+    /// `http://<grpc address>` of a started service, `https://` with TLS (empty when not
+    /// started).
     pub fn uri(&self, name: &str) -> String {
+        let scheme = match self
+            .config
+            .security
+            .as_ref()
+            .and_then(|s| s.tls_dir.as_ref())
+        {
+            Some(_) => "https",
+            None => "http",
+        };
         self.find(name)
-            .map(|r| format!("http://{}", r.grpc))
+            .map(|r| format!("{scheme}://{}", r.grpc))
             .unwrap_or_default()
+    }
+
+    /// The stack's security, if on.
+    pub fn security(&self) -> Option<&StackSecurity> {
+        self.config.security.as_ref()
+    }
+
+    /// How a caller of `kind` reaches the stack (plaintext without a token when security is
+    /// off).
+    pub fn client(&self, kind: CallerKind) -> Result<ClientSecurity, String> {
+        match &self.config.security {
+            Some(security) => security.client(kind),
+            None => Ok(ClientSecurity::default()),
+        }
     }
 
     /// The gRPC address of a started service.

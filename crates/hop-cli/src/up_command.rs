@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use hop_runtime::client::ClientSecurity;
+use hop_runtime::security::CallerKind;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::CliError;
 use crate::local::{self, LocalStack};
-use crate::stack::{Launcher, Stack, StackConfig};
+use crate::stack::{Launcher, Stack, StackConfig, StackSecurity};
 
 /// How long the services may take to report SERVING.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -68,6 +70,7 @@ impl StackArgs {
             green_percent: self.green_percent.unwrap_or(green_percent),
             log_filter: self.log_filter.clone(),
             settings,
+            security: None,
         })
     }
 }
@@ -91,21 +94,18 @@ pub async fn start_healthy(config: StackConfig) -> Result<Stack, CliError> {
         .await
         .map_err(|e| CliError::Stack(e.to_string()))?
         .map_err(CliError::Stack)?;
-    for (name, grpc, _) in stack.addresses() {
-        wait_serving(name, &format!("http://{grpc}")).await?;
+    let client = stack.client(CallerKind::Client).map_err(CliError::Stack)?;
+    for (name, _, _) in stack.addresses() {
+        wait_serving(name, &stack.uri(name), &client).await?;
     }
     Ok(stack)
 }
 
-async fn wait_serving(name: &str, uri: &str) -> Result<(), CliError> {
+async fn wait_serving(name: &str, uri: &str, client: &ClientSecurity) -> Result<(), CliError> {
     let start = Instant::now();
     let mut last = String::new();
     while start.elapsed() < HEALTHY_TIMEOUT {
-        match tonic::transport::Endpoint::from_shared(uri.to_owned())
-            .map_err(|e| CliError::Stack(e.to_string()))?
-            .connect()
-            .await
-        {
+        match client.connect(uri).await {
             Ok(channel) => {
                 let request = HealthCheckRequest {
                     service: String::new(),
@@ -130,12 +130,15 @@ async fn wait_serving(name: &str, uri: &str) -> Result<(), CliError> {
 /// Runs `hop up`.
 pub async fn run(args: &UpArgs) -> Result<(), CliError> {
     let mut config = args.stack.config(args.share.clone(), 0)?;
-    // The admin token for `hop cutover` on this machine: a fresh random one per `hop up`.
-    let token_file = crate::cutover_command::provision_token(&local::hop_home())?;
-    config.settings.push((
-        "router".into(),
-        format!("cutover.admin_token_file={}", token_file.display()),
-    ));
+    // Caller identity on this machine: fresh random tokens of every kind per `hop up` (the
+    // `client` one for `hop submit`, the `admin` one for `hop cutover`). Plaintext on loopback.
+    let tokens_dir = local::hop_home().join("tokens");
+    hop_runtime::security::tokens::provision(&tokens_dir)
+        .map_err(|e| CliError::Stack(e.to_string()))?;
+    config.security = Some(StackSecurity {
+        tokens_dir: tokens_dir.clone(),
+        tls_dir: None,
+    });
     let stack = start_healthy(config).await?;
     for (name, grpc, metrics) in stack.addresses() {
         println!("{name:<10} grpc={grpc} metrics=http://{metrics}/metrics");
@@ -145,7 +148,8 @@ pub async fn run(args: &UpArgs) -> Result<(), CliError> {
         router: stack.uri("router"),
         share: stack.share().to_path_buf(),
         pid,
-        admin_token_file: Some(token_file),
+        admin_token_file: Some(tokens_dir.join(CallerKind::Admin.name())),
+        tokens_dir: Some(tokens_dir),
     })?;
     println!("share      {}", stack.share().display());
     println!("ready");

@@ -29,6 +29,15 @@ pub enum RuntimeError {
         /// The I/O or TOML syntax error.
         message: String,
     },
+    /// A setting, or a combination of settings, the service refuses to start with: no TLS or no
+    /// tokens beyond loopback, an unreadable certificate or token file, a missing input root.
+    #[error("`{key}`: {message}")]
+    Setting {
+        /// The key or keys at fault, e.g. `tls_cert` or `input_root`.
+        key: String,
+        /// What is wrong and what to set.
+        message: String,
+    },
     /// A listener could not bind its address.
     #[error("cannot bind the {role} listener to {addr}: {source}")]
     Bind {
@@ -46,6 +55,25 @@ pub enum RuntimeError {
     /// The gRPC server stopped with an error.
     #[error("gRPC server failed: {0}")]
     Server(String),
+    /// A token file could not be written (`hop up`'s provisioning).
+    #[error("cannot write the token file {}: {source}", path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file was refused by [`crate::input_file`]: outside the root, not a regular file,
+    /// over the size limit. Names the path as given and the rule; never the file's content.
+    #[error("{0}")]
+    InputRefused(String),
+    /// An input file does not exist.
+    #[error("{0}")]
+    InputNotFound(String),
+    /// An input file exists but could not be read (permissions, I/O).
+    #[error("{0}")]
+    InputUnreadable(String),
 }
 
 impl RuntimeError {
@@ -54,9 +82,14 @@ impl RuntimeError {
         match self {
             Self::ConfigInvalid { .. } => "CONFIG_INVALID",
             Self::ConfigFile { .. } => "CONFIG_FILE_UNUSABLE",
+            Self::Setting { .. } => "SETTING_REFUSED",
             Self::Bind { .. } => "BIND_FAILED",
             Self::Telemetry(_) => "TELEMETRY_INIT_FAILED",
             Self::Server(_) => "SERVER_FAILED",
+            Self::TokenFile { .. } => "TOKEN_FILE_UNWRITABLE",
+            Self::InputRefused(_) => "INPUT_REFUSED",
+            Self::InputNotFound(_) => "INPUT_NOT_FOUND",
+            Self::InputUnreadable(_) => "INPUT_UNREADABLE",
         }
     }
 }
@@ -64,11 +97,15 @@ impl RuntimeError {
 impl From<RuntimeError> for tonic::Status {
     fn from(err: RuntimeError) -> Self {
         let code = match &err {
-            RuntimeError::ConfigInvalid { .. } | RuntimeError::ConfigFile { .. } => {
-                tonic::Code::FailedPrecondition
-            }
+            RuntimeError::ConfigInvalid { .. }
+            | RuntimeError::ConfigFile { .. }
+            | RuntimeError::Setting { .. } => tonic::Code::FailedPrecondition,
             RuntimeError::Bind { .. } | RuntimeError::Server(_) => tonic::Code::Unavailable,
-            RuntimeError::Telemetry(_) => tonic::Code::Internal,
+            RuntimeError::Telemetry(_)
+            | RuntimeError::TokenFile { .. }
+            | RuntimeError::InputUnreadable(_) => tonic::Code::Internal,
+            RuntimeError::InputRefused(_) => tonic::Code::InvalidArgument,
+            RuntimeError::InputNotFound(_) => tonic::Code::NotFound,
         };
         let mut status = tonic::Status::new(code, format!("{}: {err}", err.code()));
         status.metadata_mut().insert(

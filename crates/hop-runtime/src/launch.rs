@@ -56,10 +56,9 @@ pub async fn launch(
         "version" => env!("CARGO_PKG_VERSION"))
     .set(1.0);
     let grpc = serve_grpc(services, config, shutdown).await?;
-    ready::print_ready(
-        service,
-        &[("grpc", grpc.local_addr), ("metrics", metrics_addr)],
-    );
+    let mut addresses = vec![("grpc", grpc.local_addr), ("metrics", metrics_addr)];
+    addresses.extend(grpc.health_addr.map(|addr| ("health", addr)));
+    ready::print_ready(service, &addresses);
     Ok(Launched {
         grpc,
         metrics_addr,
@@ -103,9 +102,10 @@ impl From<GrpcServices> for ServicePlan {
 
 /// The whole life of a service binary, so that each service only says what it serves: loads
 /// `service`'s configuration (own section `T`) from the OS layers, starts logging and the metrics
-/// recorder, calls `build` with the configuration and the [`Shutdown`] handle (wired to
-/// SIGINT/SIGTERM) to get its [`ServicePlan`], launches the gRPC services, runs the background
-/// work beside them, and waits for both. Any error is printed as `<binary>: <error>` and gives a
+/// recorder, installs the outgoing calls' TLS and token ([`crate::client::ClientSecurity`]),
+/// calls `build` with the configuration and the [`Shutdown`] handle (wired to SIGINT/SIGTERM) to
+/// get its [`ServicePlan`], launches the gRPC services, runs the background work beside them,
+/// and waits for both. Any error is printed as `<binary>: <error>` and gives a
 /// failure exit code.
 pub async fn service_main<T, F, Fut>(
     service: &str,
@@ -122,6 +122,9 @@ where
         let config = crate::config::load::<T>(service, args, &crate::config::OsSource)
             .map_err(|e| e.to_string())?;
         crate::telemetry::init_tracing(service, &config.common).map_err(|e| e.to_string())?;
+        crate::client::ClientSecurity::from_config(&config.common)
+            .map_err(|e| e.to_string())?
+            .install();
         let common = config.common.clone();
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals();

@@ -3,9 +3,11 @@
 //! end-to-end tests use this one implementation.
 
 mod otlp_collector;
+pub mod pki;
 pub mod postgres;
 
 pub use otlp_collector::{Collector, ReceivedSpan};
+pub use pki::{TestPki, tls_settings};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

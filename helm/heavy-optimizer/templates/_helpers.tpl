@@ -36,9 +36,9 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- printf "%s/hop-%s:%s" (trimSuffix "/" .root.Values.image.registry) .name $tag -}}
 {{- end -}}
 
-{{/* The gRPC URI of a service by its Service DNS name. */}}
+{{/* The gRPC URI of a service by its Service DNS name (mutual TLS). */}}
 {{- define "hop.uri" -}}
-{{- printf "http://%s:%d" (include "hop.name" .) (int .root.Values.ports.grpc) -}}
+{{- printf "https://%s:%d" (include "hop.name" .) (int .root.Values.ports.grpc) -}}
 {{- end -}}
 
 {{- define "hop.secretName" -}}
@@ -95,6 +95,38 @@ integer keys refuse those. Rewrites them to integers in place, in maps and lists
 {{- define "hop.cutoverDir" -}}/etc/hop/cutover{{- end -}}
 {{- define "hop.secretsDir" -}}/etc/hop/secrets{{- end -}}
 {{- define "hop.dataDir" -}}/var/lib/hop{{- end -}}
+{{- define "hop.tlsDir" -}}/etc/hop/tls{{- end -}}
+{{- define "hop.tokensDir" -}}/etc/hop/tokens{{- end -}}
+
+{{/* The TLS Secret of a service; argument: dict "root" $ "name" NAME. */}}
+{{- define "hop.tlsSecret" -}}
+{{- default (printf "%s-tls" (include "hop.name" .)) (get .root.Values.tls.existingSecrets .name) -}}
+{{- end -}}
+
+{{- define "hop.tokensSecret" -}}
+{{- default (printf "%s-tokens" (include "hop.prefix" .)) .Values.tokens.existingSecret -}}
+{{- end -}}
+
+{{/* The token kind a service sends on its own calls (empty: none). */}}
+{{- define "hop.sendsToken" -}}
+{{- $sends := dict "router" "service" "compute" "service" "bridge" "bridge" -}}
+{{- get $sends .name -}}
+{{- end -}}
+
+{{/*
+The token files a service's pod mounts: the kinds its gRPC services accept (the policy table of
+hop_runtime::security::policy) and the one it sends. Space-separated.
+*/}}
+{{- define "hop.tokenKinds" -}}
+{{- $kinds := dict "ingest" "service client" "validator" "service admin" "legacy" "service" "compute" "service" "router" "bridge client admin service" "bridge" "bridge" -}}
+{{- get $kinds .name -}}
+{{- end -}}
+
+{{/* The callers (components) whose pods may reach a service's gRPC port. Space-separated. */}}
+{{- define "hop.callers" -}}
+{{- $callers := dict "ingest" "compute" "validator" "router" "legacy" "router" "compute" "router" "router" "bridge" "bridge" "" -}}
+{{- get $callers .name -}}
+{{- end -}}
 
 {{/* Fills .out with the service's own TOML section; argument: dict "root" $ "name" NAME "out" DICT. */}}
 {{- define "hop.ownConfig" -}}
@@ -110,13 +142,13 @@ integer keys refuse those. Rewrites them to integers in place, in maps and lists
 {{- else if eq .name "compute" -}}
 {{- $own = dict "ingest" $uri.ingest "engine" $v.compute.engine -}}
 {{- else if eq .name "legacy" -}}
-{{- $own = dict "backend" $v.legacy.backend -}}
+{{- $own = dict "backend" $v.legacy.backend "input_root" (printf "%s/input" $v.share.mountPath) -}}
 {{- if include "hop.heavydb" $root -}}
 {{- $_ := set $own "password_file" (printf "%s/heavydb-password" (include "hop.secretsDir" .)) -}}
 {{- end -}}
 {{- else if eq .name "router" -}}
 {{- $r := $v.router.rollback -}}
-{{- $cutover := dict "file" (printf "%s/cutover.toml" (include "hop.cutoverDir" .)) "admin_token_file" (printf "%s/admin-token" (include "hop.secretsDir" .)) "window" (int $r.window) "min_samples" (int $r.minSamples) "max_error_rate" (float64 $r.maxErrorRate) "max_runtime" $r.maxRuntime "max_relative_difference" (float64 $r.maxRelativeDifference) -}}
+{{- $cutover := dict "file" (printf "%s/cutover.toml" (include "hop.cutoverDir" .)) "window" (int $r.window) "min_samples" (int $r.minSamples) "max_error_rate" (float64 $r.maxErrorRate) "max_runtime" $r.maxRuntime "max_relative_difference" (float64 $r.maxRelativeDifference) -}}
 {{- $own = dict "blue" $uri.legacy "green" $uri.compute "validator" $uri.validator "cutover" $cutover -}}
 {{- else if eq .name "bridge" -}}
 {{- $own = dict "share" $v.share.mountPath "router" $uri.router "csv_root" (printf "%s/input" $v.share.mountPath) "unc_prefixes" $v.share.uncPrefixes -}}
@@ -134,6 +166,16 @@ integer keys refuse those. Rewrites them to integers in place, in maps and lists
 {{- $common := dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)) "metrics_listen" (printf "0.0.0.0:%d" (int $v.ports.metrics)) "log_filter" $v.common.logFilter "log_format" $v.common.logFormat "shutdown_grace" (printf "%ds" (int $v.common.shutdownGraceSeconds)) "data_dir" (include "hop.dataDir" .) -}}
 {{- with $v.common.otlpEndpoint -}}
 {{- $_ := set $common "otlp_endpoint" . -}}
+{{- end -}}
+{{- $tls := include "hop.tlsDir" . -}}
+{{- $tokens := include "hop.tokensDir" . -}}
+{{- $_ := set $common "health_listen" (printf "0.0.0.0:%d" (int $v.ports.health)) -}}
+{{- $_ := set $common "tls_cert" (printf "%s/tls.crt" $tls) -}}
+{{- $_ := set $common "tls_key" (printf "%s/tls.key" $tls) -}}
+{{- $_ := set $common "tls_ca" (printf "%s/ca.crt" $tls) -}}
+{{- $_ := set $common "tokens_dir" $tokens -}}
+{{- with include "hop.sendsToken" . -}}
+{{- $_ := set $common "token_file" (printf "%s/%s" $tokens .) -}}
 {{- end -}}
 {{- $own := dict -}}
 {{- include "hop.ownConfig" (dict "root" .root "name" .name "out" $own) -}}

@@ -23,7 +23,7 @@ use hop_proto::v1::jobs_client::JobsClient;
 use hop_proto::v1::{
     CancelRequest, GetRequest, JobRecord, JobSpec, JobState, SubmitRequest, WatchRequest,
 };
-use hop_runtime::trace::TracedChannel;
+use hop_runtime::client::ServiceChannel;
 use tonic::{Code, Status};
 
 use crate::BridgeError;
@@ -36,7 +36,7 @@ const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 /// A client of the router's `Jobs` service (cheap to clone; connects lazily and reconnects).
 #[derive(Debug, Clone)]
 pub struct Router {
-    client: JobsClient<TracedChannel>,
+    client: JobsClient<ServiceChannel>,
 }
 
 impl Router {

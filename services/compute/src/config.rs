@@ -1,6 +1,9 @@
 //! The service's own configuration section (`[compute]` in the TOML file, `HOP_COMPUTE_<KEY>` in
 //! the environment, `--set key=value` on the command line).
 
+use std::path::PathBuf;
+
+use hop_runtime::input_file::DEFAULT_MAX_CSV_BYTES;
 use serde::Deserialize;
 
 /// Which evaluator runs the jobs.
@@ -33,7 +36,7 @@ impl std::str::FromStr for EngineChoice {
 }
 
 /// `[compute]` keys.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ComputeConfig {
     /// gRPC address of the ingest service, e.g. `http://127.0.0.1:50051`. Needed for jobs that
@@ -42,6 +45,22 @@ pub struct ComputeConfig {
     pub ingest: Option<String>,
     /// `auto`, `cpu` or `gpu`.
     pub engine: EngineChoice,
+    /// Where a `csv_path` read locally (no `ingest`) may lie: the share's `input/` folder.
+    /// Relative paths are taken under it; anything whose canonical path leaves it is refused.
+    pub input_root: Option<PathBuf>,
+    /// Locally read CSV files bigger than this are refused before they are read.
+    pub max_csv_bytes: u64,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self {
+            ingest: None,
+            engine: EngineChoice::Auto,
+            input_root: None,
+            max_csv_bytes: DEFAULT_MAX_CSV_BYTES,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use hop_engine::{EngineBackend, JobError, Loaded};
 use hop_gpu::{Gpu, GpuError, GpuEvaluator};
 use hop_proto::FailureCode;
 use hop_proto::v1::{JobSpec, Side};
+use hop_runtime::InputFiles;
 
 use crate::config::{ComputeConfig, EngineChoice};
 
@@ -226,18 +227,37 @@ impl Engine {
 pub struct ComputeBackend {
     config: ComputeConfig,
     engine: Engine,
+    /// Where a locally read `csv_path` may lie, and its size limit.
+    input: InputFiles,
 }
 
 impl ComputeBackend {
-    /// Resolves the configured engine ([`Engine::resolve`]).
-    pub fn new(config: ComputeConfig) -> Self {
+    /// Resolves the configured engine ([`Engine::resolve`]); fails only on an `input_root` that
+    /// cannot be used.
+    pub fn new(config: ComputeConfig) -> Result<Self, String> {
         let engine = Engine::resolve(config.engine);
-        Self { config, engine }
+        Self::with_engine(config, engine)
     }
 
     /// A backend over an engine already resolved.
-    pub fn with_engine(config: ComputeConfig, engine: Engine) -> Self {
-        Self { config, engine }
+    pub fn with_engine(config: ComputeConfig, engine: Engine) -> Result<Self, String> {
+        let input = InputFiles::new(config.input_root.as_deref(), config.max_csv_bytes)
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            config,
+            engine,
+            input,
+        })
+    }
+
+    /// Where a locally read `csv_path` may lie.
+    pub fn input(&self) -> &InputFiles {
+        &self.input
+    }
+
+    /// Whether a `csv_path` is read by this service (no `ingest` configured).
+    pub fn reads_files(&self) -> bool {
+        self.config.ingest.is_none()
     }
 
     pub fn engine_state(&self) -> &Engine {
@@ -260,8 +280,12 @@ impl EngineBackend for ComputeBackend {
     }
 
     async fn load(&self, spec: &JobSpec, options: &JobOptions) -> Result<Loaded, JobError> {
-        let matrix =
-            crate::source::load_matrix(spec.input.as_ref(), self.config.ingest.as_deref()).await?;
+        let matrix = crate::source::load_matrix(
+            spec.input.as_ref(),
+            self.config.ingest.as_deref(),
+            &self.input,
+        )
+        .await?;
         let options = options.clone();
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.prepare(matrix, &options))
@@ -390,7 +414,8 @@ mod tests {
         let backend = ComputeBackend::with_engine(
             ComputeConfig::default(),
             Engine::with_resolved(EngineChoice::Auto, resolve_with(EngineChoice::Auto, no_gpu)),
-        );
+        )
+        .unwrap();
         assert_eq!(backend.engine().unwrap(), "cpu");
         let device = backend.device();
         assert!(device.starts_with("cpu: "), "{device}");
@@ -413,7 +438,8 @@ mod tests {
             Err(GpuError::NoDevice("the driver reports 0 devices".into()))
         });
         let backend =
-            ComputeBackend::with_engine(config, Engine::with_resolved(EngineChoice::Gpu, resolved));
+            ComputeBackend::with_engine(config, Engine::with_resolved(EngineChoice::Gpu, resolved))
+                .unwrap();
         let err = backend.engine().unwrap_err();
         assert_eq!(err.code, FailureCode::EngineUnavailable);
         assert_eq!(
@@ -435,7 +461,8 @@ mod tests {
         let backend = ComputeBackend::with_engine(
             ComputeConfig::default(),
             Engine::with_resolved(EngineChoice::Auto, resolve_with(EngineChoice::Auto, no_gpu)),
-        );
+        )
+        .unwrap();
         let options = JobOptions::with_size(10);
         let matrix = hop_core::fixtures::matrix("sensex_500x82.csv");
         let prepared = backend

@@ -50,8 +50,8 @@ pub struct Args {
 }
 
 /// The gRPC services of the engine (resolving the engine: see [`ComputeBackend::new`]).
-pub fn grpc_services(config: ComputeConfig) -> GrpcServices {
-    services_for(ComputeBackend::new(config))
+pub fn grpc_services(config: ComputeConfig) -> Result<GrpcServices, String> {
+    Ok(services_for(ComputeBackend::new(config)?))
 }
 
 /// The gRPC services over a backend already made.
@@ -67,10 +67,17 @@ pub async fn run(args: Args) -> ExitCode {
         &args.common,
         |config, _| async move {
             let own = config.own;
+            let listen = config.common.listen;
             // Probing the GPU compiles the kernels (about a second): off the runtime's threads.
             let backend = tokio::task::spawn_blocking(move || ComputeBackend::new(own))
                 .await
-                .map_err(|e| format!("resolving the engine stopped: {e}"))?;
+                .map_err(|e| format!("resolving the engine stopped: {e}"))??;
+            if backend.reads_files() {
+                backend
+                    .input()
+                    .check_listen(listen)
+                    .map_err(|e| e.to_string())?;
+            }
             // Without an engine (`gpu` and no usable GPU) `ComputeBackend::new` has logged why.
             if let Ok(engine) = backend.engine() {
                 tracing::info!(engine, device = %backend.device(), "compute configured");

@@ -7,7 +7,8 @@
 //! - `csv_path` without `ingest` configured (**local fallback**): the file is read and parsed by
 //!   this service with `hop_engine::read_csv` (`hop_core::csv::parse_csv`, the parser ingest uses), so the matrix is
 //!   bit-identical either way. This keeps a single-machine setup (and tests) working without
-//!   ingest; paths are then as this service sees them.
+//!   ingest; paths are then as this service sees them, confined to its `input_root` and
+//!   `max_csv_bytes` ([`hop_runtime::InputFiles`]).
 
 use arrow_flight::Ticket;
 use arrow_flight::decode::FlightRecordBatchStream;
@@ -18,7 +19,8 @@ use hop_core::PnlMatrix;
 use hop_proto::v1::ingest_client::IngestClient;
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{FlightTicket, ImportRequest};
-use hop_runtime::trace::{TracedChannel, traced};
+use hop_runtime::InputFiles;
+use hop_runtime::client::ServiceChannel;
 use prost::Message;
 
 use hop_engine::JobError;
@@ -27,6 +29,7 @@ use hop_engine::JobError;
 pub async fn load_matrix(
     input: Option<&Input>,
     ingest: Option<&str>,
+    files: &InputFiles,
 ) -> Result<PnlMatrix, JobError> {
     match (input, ingest) {
         (None, _) => Err(JobError::invalid_input(
@@ -48,23 +51,18 @@ pub async fn load_matrix(
                 .into_inner();
             fetch(&channel, &reply.dataset_id).await
         }
-        (Some(Input::CsvPath(path)), None) => hop_engine::read_csv_blocking(path).await,
+        (Some(Input::CsvPath(path)), None) => hop_engine::read_csv_blocking(path, files).await,
     }
 }
 
-async fn connect(uri: &str) -> Result<TracedChannel, JobError> {
-    let endpoint = hop_runtime::client::endpoint(uri).map_err(|e| {
-        JobError::unavailable(format!(
-            "the ingest address {uri:?} is not a valid URI: {e}"
-        ))
-    })?;
-    endpoint.connect().await.map(traced).map_err(|e| {
+async fn connect(uri: &str) -> Result<ServiceChannel, JobError> {
+    hop_runtime::client::connect(uri).await.map_err(|e| {
         JobError::unavailable(format!("cannot reach the ingest service at {uri}: {e}"))
     })
 }
 
 /// `DoGet` of a whole dataset, reassembled into a matrix.
-async fn fetch(channel: &TracedChannel, dataset_id: &str) -> Result<PnlMatrix, JobError> {
+async fn fetch(channel: &ServiceChannel, dataset_id: &str) -> Result<PnlMatrix, JobError> {
     let what = format!("cannot fetch dataset {dataset_id}");
     let mut client = FlightServiceClient::new(channel.clone())
         .max_decoding_message_size(hop_proto::limits::MAX_FLIGHT_MESSAGE_BYTES);

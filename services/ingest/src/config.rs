@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Default size limit of an imported CSV: 512 MiB (production is ~40 MB).
-pub const DEFAULT_MAX_CSV_BYTES: u64 = 512 * 1024 * 1024;
+use hop_runtime::input_file::DEFAULT_MAX_CSV_BYTES;
 
 /// `[ingest]` keys.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -53,6 +53,17 @@ impl From<IngestError> for Status {
     }
 }
 
+/// An input file refused or missing ([`hop_runtime::InputFiles`]).
+impl From<hop_runtime::RuntimeError> for IngestError {
+    fn from(e: hop_runtime::RuntimeError) -> Self {
+        match e {
+            hop_runtime::RuntimeError::InputNotFound(m) => Self::NotFound(m),
+            hop_runtime::RuntimeError::InputRefused(m) => Self::Invalid(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
 /// Columnar data that does not hold a valid matrix is the client's fault.
 pub fn invalid_data(e: ColumnarError) -> IngestError {
     match e {

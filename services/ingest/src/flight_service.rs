@@ -177,7 +177,7 @@ impl FlightService for Flight {
         &self,
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
-        let limit = self.ingest.max_csv_bytes;
+        let limit = self.ingest.input.max_bytes();
         let mut stream = FlightRecordBatchStream::new_from_flight_data(
             request.into_inner().map_err(FlightError::from),
         );

@@ -18,14 +18,13 @@ pub mod flight_service;
 mod import;
 pub mod ingest_service;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use hop_proto::v1::ingest_server::IngestServer;
-use hop_runtime::GrpcServices;
 use hop_runtime::config::CommonArgs;
+use hop_runtime::{GrpcServices, InputFiles};
 
 pub use cache::DatasetCache;
 pub use config::IngestConfig;
@@ -51,10 +50,8 @@ pub struct Args {
 pub struct Ingest {
     /// The Parquet cache.
     pub cache: DatasetCache,
-    /// The canonical input root, when imports are confined to one.
-    pub input_root: Option<PathBuf>,
-    /// The CSV size limit.
-    pub max_csv_bytes: u64,
+    /// Where imported CSVs may be read from (`input_root`) and their size limit (`max_csv_bytes`).
+    pub input: InputFiles,
     /// IPC buffer compression of `DoGet` streams.
     pub flight_compression: config::FlightCompression,
 }
@@ -69,18 +66,11 @@ impl Ingest {
                 cache_dir.display()
             )
         })?;
-        let input_root = config
-            .input_root
-            .as_ref()
-            .map(|root| {
-                root.canonicalize()
-                    .map_err(|e| format!("input_root {}: {e}", root.display()))
-            })
-            .transpose()?;
+        let input = InputFiles::new(config.input_root.as_deref(), config.max_csv_bytes)
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             cache,
-            input_root,
-            max_csv_bytes: config.max_csv_bytes,
+            input,
             flight_compression: config.flight_compression,
         })
     }
@@ -102,8 +92,9 @@ impl Ingest {
 pub async fn run(args: Args) -> ExitCode {
     hop_runtime::service_main::<IngestConfig, _, _>(SERVICE, "hop-ingest", &args.common, |config, _| async move {
         let ingest = Arc::new(Ingest::new(&config.own, &config.common.data_dir)?);
+        ingest.input.check_listen(config.common.listen).map_err(|e| e.to_string())?;
         tracing::info!(cache_dir = %ingest.cache.dir().display(),
-            input_root = ?ingest.input_root, max_csv_bytes = ingest.max_csv_bytes, "ingest configured");
+            input_root = ?ingest.input.root(), max_csv_bytes = ingest.input.max_bytes(), "ingest configured");
         ingest_service::register_metrics();
         Ok(ingest.grpc_services().into())
     })

@@ -19,6 +19,7 @@ use hop_engine::{EngineBackend, JobError, Loaded};
 use hop_heavydb::HeavyDbBackend;
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::{JobSpec, Side};
+use hop_runtime::InputFiles;
 use hop_sql::{LegacyOutput, SqlError, SqliteBackend};
 
 use crate::config::{EngineChoice, LegacyConfig};
@@ -29,17 +30,27 @@ pub use crate::config::EMBEDDED_SQL;
 #[derive(Debug, Clone)]
 pub struct LegacyBackend {
     engine: EngineChoice,
+    /// Where job CSVs may be read from, and their size limit.
+    input: InputFiles,
     /// Idle HeavyDB connections, reused by the next jobs.
     idle: Arc<Mutex<Vec<HeavyDbBackend>>>,
 }
 
 impl LegacyBackend {
-    /// The engine the configuration selects, or why it is not usable (a bad URL, no password).
+    /// The engine the configuration selects, or why it is not usable (a bad URL, no password,
+    /// a missing `input_root`).
     pub fn new(config: &LegacyConfig) -> Result<Self, String> {
         Ok(Self {
             engine: config.engine()?,
+            input: InputFiles::new(config.input_root.as_deref(), config.max_csv_bytes)
+                .map_err(|e| e.to_string())?,
             idle: Arc::default(),
         })
+    }
+
+    /// Where job CSVs may be read from.
+    pub fn input(&self) -> &InputFiles {
+        &self.input
     }
 
     /// The engine name reported in job results and metrics.
@@ -145,7 +156,7 @@ impl EngineBackend for LegacyBackend {
                 ));
             }
         };
-        let matrix = hop_engine::read_csv_blocking(path).await?;
+        let matrix = hop_engine::read_csv_blocking(path, &self.input).await?;
         let backend = self.clone();
         let job_id = spec.job_id.clone();
         let options = options.clone();

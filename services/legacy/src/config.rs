@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use hop_heavydb::{HeavyDbConfig, Password};
+use hop_runtime::input_file::DEFAULT_MAX_CSV_BYTES;
 use serde::Deserialize;
 
 /// The `backend` value of the embedded SQL engine (the default).
@@ -22,7 +23,7 @@ impl fmt::Debug for Secret {
 }
 
 /// `[legacy]` keys.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LegacyConfig {
     /// The SQL engine: `embedded-sql` (the default) or a HeavyDB server as
@@ -37,6 +38,24 @@ pub struct LegacyConfig {
     /// The HeavyDB password itself, meant for the environment
     /// (`HOP_LEGACY_HEAVYDB_PASSWORD`); `password_file` takes precedence. Never logged.
     pub heavydb_password: Option<Secret>,
+    /// Where a job's `csv_path` may lie: the share's `input/` folder. Relative paths are taken
+    /// under it; anything whose canonical path leaves it is refused.
+    pub input_root: Option<PathBuf>,
+    /// CSV files bigger than this are refused before they are read.
+    pub max_csv_bytes: u64,
+}
+
+impl Default for LegacyConfig {
+    fn default() -> Self {
+        Self {
+            backend: None,
+            database: None,
+            password_file: None,
+            heavydb_password: None,
+            input_root: None,
+            max_csv_bytes: DEFAULT_MAX_CSV_BYTES,
+        }
+    }
 }
 
 /// The engine the configuration selects.

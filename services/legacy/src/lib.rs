@@ -53,6 +53,7 @@ pub fn grpc_services(backend: LegacyBackend) -> GrpcServices {
 pub async fn run(args: Args) -> ExitCode {
     hop_runtime::service_main::<LegacyConfig, _, _>(SERVICE, "hop-legacy", &args.common, |config, _| async move {
         let backend = LegacyBackend::new(&config.own)?;
+        backend.input().check_listen(config.common.listen).map_err(|e| e.to_string())?;
         tracing::info!(device = %hop_engine::EngineBackend::device(&backend), "legacy configured");
         hop_engine::register_metrics(Side::Blue, backend.engine_name());
         Ok(grpc_services(backend).into())

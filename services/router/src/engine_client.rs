@@ -15,7 +15,7 @@ use hop_proto::FailureCode;
 use hop_proto::v1::engine_client::EngineClient;
 use hop_proto::v1::job_event::Event;
 use hop_proto::v1::{JobSpec, RunRequest, Side};
-use hop_runtime::trace::TracedChannel;
+use hop_runtime::client::ServiceChannel;
 
 use crate::config::RouterConfig;
 use crate::dual_run::{EngineRunner, Outcome, RunEvents};
@@ -24,8 +24,8 @@ use crate::error::RouterError;
 /// The engines of both sides.
 #[derive(Debug, Clone)]
 pub struct GrpcEngines {
-    blue: Option<(String, TracedChannel)>,
-    green: Option<(String, TracedChannel)>,
+    blue: Option<(String, ServiceChannel)>,
+    green: Option<(String, ServiceChannel)>,
     engine_retry: Duration,
     max_attempts: u32,
 }
@@ -136,7 +136,7 @@ impl GrpcEngines {
         &self,
         spec: &JobSpec,
         side: Side,
-        channel: &TracedChannel,
+        channel: &ServiceChannel,
         events: Option<&dyn RunEvents>,
     ) -> Attempt {
         let job_id = &spec.job_id;

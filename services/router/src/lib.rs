@@ -42,6 +42,7 @@ use std::sync::Arc;
 use hop_proto::v1::jobs_server::JobsServer;
 use hop_runtime::GrpcServices;
 use hop_runtime::config::CommonArgs;
+use hop_runtime::security::CallerKind;
 
 use admission::Admission;
 use dual_run::{Comparator, DualRun};
@@ -82,9 +83,14 @@ pub async fn run(args: Args) -> ExitCode {
             let cutover =
                 cutover::Cutover::open(&config.own.cutover, &state_path, config.own.green_percent)
                     .map_err(|e| e.to_string())?;
-            let admin_token = config.own.cutover.admin_token()?;
-            if admin_token.is_none() {
-                tracing::warn!("no cutover.admin_token_file: every hop.v1.Admin call is refused");
+            let mut services = GrpcServices::new();
+            match config.own.cutover.admin_token()? {
+                Some(token) => services = services.accept_token(CallerKind::Admin, token),
+                None if config.common.tokens_dir.is_none() => tracing::warn!(
+                    "no admin token (tokens_dir or cutover.admin_token_file): every hop.v1.Admin \
+                     call is refused"
+                ),
+                None => {}
             }
             let comparator = match &config.own.validator {
                 Some(uri) => Some(
@@ -121,8 +127,8 @@ pub async fn run(args: Args) -> ExitCode {
             let resumed = admission.resume().await.map_err(|e| e.to_string())?;
             tracing::info!(store = store_name, resumed, blue = ?config.own.blue,
             green = ?config.own.green, validator = ?config.own.validator, "router configured");
-            Ok(GrpcServices::new()
-                .add_service(admin_service::admin_server(cutover, admin_token))
+            Ok(services
+                .add_service(admin_service::admin_server(cutover))
                 .add_service(
                     JobsServer::new(JobsService::new(admission, log))
                         .max_encoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES),

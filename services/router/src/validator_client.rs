@@ -2,7 +2,7 @@
 
 use hop_proto::v1::validator_client::ValidatorClient;
 use hop_proto::v1::{CompareReply, CompareRequest, JobResult};
-use hop_runtime::trace::TracedChannel;
+use hop_runtime::client::ServiceChannel;
 
 use crate::dual_run::Comparator;
 use crate::error::RouterError;
@@ -10,7 +10,7 @@ use crate::error::RouterError;
 /// The validator at its configured address.
 #[derive(Debug, Clone)]
 pub struct GrpcValidator {
-    client: ValidatorClient<TracedChannel>,
+    client: ValidatorClient<ServiceChannel>,
 }
 
 impl GrpcValidator {

@@ -1,16 +1,22 @@
 //! The Docker side of the containers test: `docker` itself, `docker/build.sh`, and [`Net`], the
-//! private network with the six service containers and the share they mount.
+//! private network with the six service containers and the share they mount, each serving mutual
+//! TLS with a certificate of a test CA and identifying its callers by tokens made for the run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hop_proto::v1::jobs_client::JobsClient;
-use tonic::transport::Channel;
+use hop_runtime::client::{ClientSecurity, ServiceChannel};
+use hop_runtime::security::{CallerKind, TlsFiles, Token};
+use hop_runtime::testing::TestPki;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the share is mounted in every container that reads job CSVs or the queue.
 const SHARE: &str = "/mnt/optimizer_share";
+/// Where every container finds the test CA's PEM files and the caller tokens.
+const TLS: &str = "/etc/hop/tls";
+const TOKENS: &str = "/etc/hop/tokens";
 /// Start order; each waits for the ones before it.
 pub use hop_cli::stack::SERVICES;
 
@@ -98,6 +104,10 @@ pub struct Net {
     /// The first three octets of the network's /24 (fixed addresses survive a reconnect).
     subnet: String,
     share: tempfile::TempDir,
+    /// A certificate per service (named for its network alias) and one for the test.
+    pki: TestPki,
+    /// The caller tokens of every kind.
+    tokens: tempfile::TempDir,
 }
 
 impl Drop for Net {
@@ -146,6 +156,19 @@ impl Net {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .subsec_nanos();
+        // Real mutual TLS and caller tokens, made for this run, readable by the containers' user.
+        let pki = TestPki::new("containers");
+        for service in SERVICES.iter().chain(&["client"]) {
+            pki.issue(service);
+        }
+        let tokens = tempfile::tempdir().expect("a tokens folder");
+        hop_runtime::security::tokens::provision(tokens.path()).expect("tokens written");
+        for dir in [pki.dir(), tokens.path()] {
+            set_mode(dir, 0o755);
+            for entry in std::fs::read_dir(dir).expect("a folder") {
+                set_mode(&entry.expect("an entry").path(), 0o644);
+            }
+        }
         let name = format!("hop-e2e-{}-{nanos}", std::process::id());
         let mut errors = Vec::new();
         for attempt in 0..8 {
@@ -158,6 +181,8 @@ impl Net {
                         name,
                         subnet,
                         share,
+                        pki,
+                        tokens,
                     };
                 }
                 Err(e) => errors.push(e),
@@ -205,26 +230,42 @@ impl Net {
         if matches!(service, "ingest" | "legacy" | "bridge") {
             args.extend(["-v", &mount]);
         }
+        let tls_mount = format!("{}:{TLS}:ro", self.pki.dir().display());
+        let tokens_mount = format!("{}:{TOKENS}:ro", self.tokens.path().display());
+        args.extend(["-v", &tls_mount, "-v", &tokens_mount]);
         if service == "router" {
             args.extend(["-p", "127.0.0.1::50051"]);
         }
         args.extend([&image, "--log-filter", "warn"]);
-        let settings: Vec<String> = match service {
+        let mut settings: Vec<String> = match service {
             "ingest" => vec![format!("input_root={SHARE}")],
-            "compute" => vec!["ingest=http://ingest:50051".into()],
+            "legacy" => vec![format!("input_root={SHARE}/input")],
+            "compute" => vec![
+                "ingest=https://ingest:50051".into(),
+                format!("token_file={TOKENS}/service"),
+            ],
             "router" => vec![
-                "blue=http://legacy:50051".into(),
-                "green=http://compute:50051".into(),
-                "validator=http://validator:50051".into(),
+                "blue=https://legacy:50051".into(),
+                "green=https://compute:50051".into(),
+                "validator=https://validator:50051".into(),
                 "green_percent=100".into(),
+                format!("token_file={TOKENS}/service"),
             ],
             "bridge" => vec![
                 format!("share={SHARE}"),
-                "router=http://router:50051".into(),
+                "router=https://router:50051".into(),
                 "poll_interval=20ms".into(),
+                format!("token_file={TOKENS}/bridge"),
             ],
             _ => vec![],
         };
+        // Mutual TLS with the service's own certificate, every caller identified.
+        settings.extend([
+            format!("tls_cert={TLS}/{service}.pem"),
+            format!("tls_key={TLS}/{service}-key.pem"),
+            format!("tls_ca={TLS}/ca.pem"),
+            format!("tokens_dir={TOKENS}"),
+        ]);
         for setting in &settings {
             args.extend(["--set", setting]);
         }
@@ -260,14 +301,23 @@ impl Net {
     }
 
     /// A `hop.v1.Jobs` client of the router through its published port (which a restart may
-    /// change).
-    pub async fn jobs(&self) -> JobsClient<Channel> {
+    /// change): mutual TLS with the test's certificate, the `client` token.
+    pub async fn jobs(&self) -> JobsClient<ServiceChannel> {
         let port = must(&["port", &self.container("router"), "50051/tcp"]);
         let addr = port.lines().next().expect("a published port");
-        JobsClient::connect(format!("http://{addr}"))
+        let files = TlsFiles {
+            cert: self.pki.dir().join("client.pem"),
+            key: self.pki.dir().join("client-key.pem"),
+            ca: self.pki.ca(),
+        };
+        let token = Token::read("token", &self.tokens.path().join(CallerKind::Client.name()))
+            .expect("the client token");
+        let channel = ClientSecurity::new(Some(&files), Some(token))
+            .expect("client TLS")
+            .connect(&format!("https://{addr}"))
             .await
-            .expect("the router answers")
-            .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
+            .expect("the router answers");
+        JobsClient::new(channel).max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
     }
 
     /// Writes `jobs/queue/<job_id>.json` at once (a temporary name, then a rename).

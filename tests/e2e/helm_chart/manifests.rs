@@ -7,6 +7,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, PersistentVolumeClaim, PodSpec, Secret, Service,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,6 +21,9 @@ pub(crate) struct Rendered {
     pub(crate) secrets: BTreeMap<String, Secret>,
     pub(crate) pdbs: BTreeMap<String, PodDisruptionBudget>,
     pub(crate) claims: BTreeMap<String, PersistentVolumeClaim>,
+    pub(crate) network_policies: BTreeMap<String, NetworkPolicy>,
+    /// cert-manager Certificates (no k8s-openapi type): their JSON.
+    pub(crate) certificates: BTreeMap<String, Value>,
 }
 
 pub(crate) fn insert<T: DeserializeOwned>(
@@ -50,6 +54,8 @@ pub(crate) fn parse(manifest: &Path) -> Rendered {
             "Secret" => insert(&mut out.secrets, name, value),
             "PodDisruptionBudget" => insert(&mut out.pdbs, name, value),
             "PersistentVolumeClaim" => insert(&mut out.claims, name, value),
+            "NetworkPolicy" => insert(&mut out.network_policies, name, value),
+            "Certificate" => insert(&mut out.certificates, name, value),
             other => panic!("{manifest:?}: unexpected kind {other} ({name})"),
         }
     }

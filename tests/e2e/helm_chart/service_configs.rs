@@ -53,9 +53,9 @@ fn load_config<T: DeserializeOwned + Default>(
 fn check_uri(rendered: &Rendered, uri: Option<&str>, component: &str) {
     let uri = uri.unwrap_or_else(|| panic!("no URI for {component}"));
     let (host, port) = uri
-        .strip_prefix("http://")
+        .strip_prefix("https://")
         .and_then(|a| a.split_once(':'))
-        .expect("http://NAME:PORT");
+        .expect("https://NAME:PORT (mutual TLS)");
     let service = rendered
         .services
         .get(host)
@@ -125,14 +125,9 @@ pub(crate) fn check_service_configs(rendered: &Rendered) {
                 !subpath,
                 "router: a subPath mount never sees ConfigMap updates"
             );
-            let token = own
-                .cutover
-                .admin_token_file
-                .as_ref()
-                .expect("admin_token_file");
             assert_eq!(
-                token.parent(),
-                Some(Path::new(mount_path(deployment("router"), "secrets")))
+                own.cutover.admin_token_file, None,
+                "the admin token is the tokens folder's admin file"
             );
             loaded.common
         }),
@@ -182,5 +177,77 @@ pub(crate) fn check_service_configs(rendered: &Rendered) {
             Path::new(mount_path(deployment, "data")),
             "{service}: data_dir"
         );
+        check_security(service, &common, deployment);
     }
+}
+
+/// Every service serves mutual TLS from its mounted Secret, reads the tokens of the callers it
+/// accepts from the mounted tokens Secret, sends its own token, and answers probes on the
+/// plaintext health port only.
+fn check_security(
+    service: &str,
+    common: &hop_runtime::ServiceConfig,
+    deployment: &k8s_openapi::api::apps::v1::Deployment,
+) {
+    let tls_dir = Path::new(mount_path(deployment, "tls"));
+    for (key, file) in [
+        ("tls_cert", &common.tls_cert),
+        ("tls_key", &common.tls_key),
+        ("tls_ca", &common.tls_ca),
+    ] {
+        let file = file
+            .as_ref()
+            .unwrap_or_else(|| panic!("{service}: {key} unset"));
+        assert_eq!(file.parent(), Some(tls_dir), "{service}: {key}");
+    }
+    assert!(!common.insecure_plaintext, "{service}: insecure_plaintext");
+    let tokens_dir = common
+        .tokens_dir
+        .as_deref()
+        .unwrap_or_else(|| panic!("{service}: tokens_dir unset"));
+    assert_eq!(tokens_dir, Path::new(mount_path(deployment, "tokens")));
+    let volumes = &pod(deployment).volumes;
+    let volume = |name: &str| {
+        volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == name)
+            .and_then(|v| v.secret.as_ref())
+            .unwrap_or_else(|| panic!("{service}: no Secret volume {name}"))
+    };
+    let tls = volume("tls");
+    assert_eq!(
+        tls.secret_name.as_deref(),
+        Some(format!("hop-{service}-tls").as_str()),
+        "{service}: TLS Secret"
+    );
+    let files: Vec<&str> = volume("tokens")
+        .items
+        .iter()
+        .flatten()
+        .map(|item| item.path.as_str())
+        .collect();
+    let expected: &[&str] = match service {
+        "ingest" => &["service", "client"],
+        "validator" => &["service", "admin"],
+        "legacy" | "compute" => &["service"],
+        "router" => &["bridge", "client", "admin", "service"],
+        _ => &["bridge"],
+    };
+    assert_eq!(files, expected, "{service}: token files mounted");
+    let sends = match service {
+        "router" | "compute" => Some("service"),
+        "bridge" => Some("bridge"),
+        _ => None,
+    };
+    assert_eq!(
+        common.token_file.as_deref(),
+        sends.map(|kind| tokens_dir.join(kind)).as_deref(),
+        "{service}: token_file"
+    );
+    let health = common
+        .health_listen
+        .unwrap_or_else(|| panic!("{service}: health_listen unset"));
+    let container = &pod(deployment).containers[0];
+    assert_eq!(i32::from(health.port()), port(container, "health"));
 }

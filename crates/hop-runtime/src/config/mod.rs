@@ -50,6 +50,31 @@ pub struct ServiceConfig {
     pub shutdown_grace: Duration,
     /// Where the service keeps its files.
     pub data_dir: PathBuf,
+    /// This service's TLS certificate chain (PEM). With `tls_key` and `tls_ca`: the server
+    /// serves mutual TLS (client certificates signed by `tls_ca` required) and its clients use
+    /// `https://`, verify servers against `tls_ca` and present this certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA (PEM) that signs every service's and client's certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// The folder of the caller tokens this server accepts: one file per kind (`bridge`,
+    /// `client`, `service`, `admin`). Unset: callers are not identified (loopback only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_dir: Option<PathBuf>,
+    /// The file of the token this service sends on its own calls (router -> engines, engines ->
+    /// ingest: the `service` token; the bridge: the `bridge` token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Allows plaintext gRPC beyond loopback (debugging only; logged as a warning).
+    pub insecure_plaintext: bool,
+    /// A second, plaintext listener serving `grpc.health.v1` only (the same statuses), for
+    /// probes that cannot do TLS (the kubelet's gRPC probes). Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_listen: Option<SocketAddr>,
 }
 
 impl ServiceConfig {
@@ -62,6 +87,13 @@ impl ServiceConfig {
         "log_format",
         "shutdown_grace",
         "data_dir",
+        "tls_cert",
+        "tls_key",
+        "tls_ca",
+        "tokens_dir",
+        "token_file",
+        "insecure_plaintext",
+        "health_listen",
     ];
 }
 
@@ -76,6 +108,13 @@ impl Default for ServiceConfig {
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
             data_dir: PathBuf::from("data"),
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            tokens_dir: None,
+            token_file: None,
+            insecure_plaintext: false,
+            health_listen: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`serve_grpc`]: a tonic server on the configured address with `grpc.health.v1`, reflection
-//! (v1 and v1alpha) and graceful shutdown.
+//! (v1 and v1alpha) and graceful shutdown, behind mutual TLS (when configured) and the caller
+//! check of [`crate::security`] on every request.
 
 mod abortable_io;
 
@@ -16,6 +17,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::security::{CallerKind, ServerSecurity, Token, Tokens};
 use crate::{RuntimeError, ServiceConfig, Shutdown};
 use abortable_io::AbortableStream;
 
@@ -28,6 +30,7 @@ pub struct GrpcServices {
     routes: Routes,
     names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
+    extra_tokens: Tokens,
 }
 
 impl GrpcServices {
@@ -64,6 +67,13 @@ impl GrpcServices {
         self
     }
 
+    /// Accepts `token` as a caller of `kind` besides those of `tokens_dir` (a service's own
+    /// compatibility key, e.g. the router's `cutover.admin_token_file`).
+    pub fn accept_token(mut self, kind: CallerKind, token: Token) -> Self {
+        self.extra_tokens.add(kind, token);
+        self
+    }
+
     /// The names of the added services.
     pub fn names(&self) -> &[&'static str] {
         &self.names
@@ -77,6 +87,8 @@ pub struct BoundServer {
     pub local_addr: SocketAddr,
     /// Sets per-service health (e.g. NOT_SERVING while a dependency is down).
     pub health: HealthReporter,
+    /// The plaintext health-only listener's address, when `health_listen` is set.
+    pub health_addr: Option<SocketAddr>,
     task: tokio::task::JoinHandle<Result<(), RuntimeError>>,
 }
 
@@ -100,6 +112,8 @@ pub async fn serve_grpc(
     config: &ServiceConfig,
     shutdown: Shutdown,
 ) -> Result<BoundServer, RuntimeError> {
+    let security = ServerSecurity::from_config(config, &services.extra_tokens)?;
+    let tls = security.tls.is_some();
     let bind_error = |source| RuntimeError::Bind {
         role: "grpc",
         addr: config.listen,
@@ -133,6 +147,11 @@ pub async fn serve_grpc(
     names.extend(&services.names);
     set_all(&health, &names, ServingStatus::Serving).await;
 
+    let stop = Shutdown::new();
+    let health_addr = match config.health_listen {
+        Some(addr) => Some(serve_health_only(addr, health_service.clone(), stop.clone()).await?),
+        None => None,
+    };
     let routes = services
         .routes
         .add_service(health_service)
@@ -143,10 +162,16 @@ pub async fn serve_grpc(
     let incoming = TcpIncoming::from(listener)
         .with_nodelay(Some(true))
         .map(move |conn| conn.map(|s| AbortableStream::new(s, abort_connections.clone())));
-    let stop = Shutdown::new();
     let stop_signal = stop.clone();
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls_config) = security.tls {
+        builder = builder
+            .tls_config(tls_config)
+            .map_err(|e| RuntimeError::Server(format!("TLS configuration: {e}")))?;
+    }
+    let server = builder
         .trace_fn(crate::trace::server_span)
+        .layer(security.authorize)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move { stop_signal.wait().await });
 
@@ -167,12 +192,55 @@ pub async fn serve_grpc(
             }
         }
     });
-    tracing::info!(%local_addr, services = ?services.names, "gRPC server listening");
+    tracing::info!(%local_addr, tls, services = ?services.names, "gRPC server listening");
     Ok(BoundServer {
         local_addr,
         health,
+        health_addr,
         task,
     })
+}
+
+/// Serves `health` alone, in plaintext, on `addr` until `stop` fires: what a kubelet's gRPC probe
+/// (which cannot do TLS) reaches. It tells whether the service serves, nothing else.
+async fn serve_health_only<S>(
+    addr: SocketAddr,
+    health: S,
+    stop: Shutdown,
+) -> Result<SocketAddr, RuntimeError>
+where
+    S: tonic::codegen::Service<
+            http::Request<Body>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let bind_error = |source| RuntimeError::Bind {
+        role: "health",
+        addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    let server = tonic::transport::Server::builder()
+        .add_service(health)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
+            stop.wait().await;
+        });
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::warn!(error = %e, "the health-only listener stopped");
+        }
+    });
+    tracing::info!(%local_addr, "plaintext gRPC health listener (probes only)");
+    Ok(local_addr)
 }
 
 async fn drain<F>(

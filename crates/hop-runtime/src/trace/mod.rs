@@ -4,11 +4,11 @@
 //!
 //! - [`export`]: the OTLP/gRPC span exporter behind a batch processor, and its flush on exit.
 //! - [`propagate`]: the server side ([`server_span`], used by [`crate::serve_grpc`] for every
-//!   request) and the client side ([`traced`] wraps a channel so that each call carries the
-//!   caller's span context).
+//!   request) and the client side ([`InjectContext`], which every channel of [`crate::client`]
+//!   runs, so that each call carries the caller's span context).
 
 mod export;
 mod propagate;
 
 pub(crate) use export::{install, shutdown};
-pub use propagate::{InjectContext, TracedChannel, server_span, traced};
+pub use propagate::{InjectContext, server_span};

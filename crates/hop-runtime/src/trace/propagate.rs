@@ -5,17 +5,7 @@ use opentelemetry::propagation::{Extractor, Injector};
 use tonic::codegen::http;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-/// A channel whose calls carry the caller's trace context.
-pub type TracedChannel = InterceptedService<Channel, InjectContext>;
-
-/// Wraps `channel` so that every call made through it carries the current span's context.
-pub fn traced(channel: Channel) -> TracedChannel {
-    InterceptedService::new(channel, InjectContext)
-}
 
 /// The span of one incoming gRPC request (`otel.name` is the RPC path), a child of the caller's
 /// span when the request carries a `traceparent`. Health checks and reflection get none: probes

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hop_runtime::config::duration;
+use hop_runtime::security::Token;
 use serde::Deserialize;
 
 /// How the router moves traffic from blue to green and when it moves it back.
@@ -83,27 +84,15 @@ impl CutoverConfig {
         Ok(())
     }
 
-    /// The Admin token: the trimmed content of `admin_token_file`, or `None` when no file is
-    /// configured. An unreadable or empty file is an error (never a service without a token by
-    /// accident). The token itself is never part of a message.
-    pub fn admin_token(&self) -> Result<Option<String>, String> {
-        let Some(path) = &self.admin_token_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cutover.admin_token_file {}: cannot read it: {e}",
-                path.display()
-            )
-        })?;
-        let token = text.trim();
-        if token.is_empty() {
-            return Err(format!(
-                "cutover.admin_token_file {} is empty: write a token into it",
-                path.display()
-            ));
-        }
-        Ok(Some(token.to_owned()))
+    /// The Admin token of `admin_token_file` (the same as the `admin` file of `tokens_dir`,
+    /// kept for existing deployments), or `None` when no file is configured. An unreadable or
+    /// empty file is an error (never a service without a token by accident). The token itself is
+    /// never part of a message.
+    pub fn admin_token(&self) -> Result<Option<Token>, String> {
+        self.admin_token_file
+            .as_deref()
+            .map(|path| Token::read("cutover.admin_token_file", path).map_err(|e| e.to_string()))
+            .transpose()
     }
 }
 
@@ -167,8 +156,9 @@ mod tests {
         };
         assert!(config.admin_token().unwrap_err().contains("cannot read"));
         std::fs::write(&path, " \n").unwrap();
-        assert!(config.admin_token().unwrap_err().contains("is empty"));
+        let empty = config.admin_token().unwrap_err();
+        assert!(empty.contains("holds no usable token"), "{empty}");
         std::fs::write(&path, "s3cret\n").unwrap();
-        assert_eq!(config.admin_token().unwrap().as_deref(), Some("s3cret"));
+        assert_eq!(config.admin_token().unwrap(), Token::new("s3cret"));
     }
 }
