@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Algorithm, WalkForwardOptions};
 use crate::error::CoreError;
-use super::Algorithm;
 
 /// How the portfolio's daily series is formed from its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -105,6 +105,9 @@ pub struct JobOptions {
     pub aggregation: Aggregation,
     /// Invert strategies whose ROI is negative (ULTA).
     pub ulta: bool,
+    /// The out-of-sample validation run after the search.
+    #[serde(default)]
+    pub walk_forward: WalkForwardOptions,
 }
 
 /// The correlation penalty weight of the reference optimizer.
@@ -123,6 +126,7 @@ impl Default for JobOptions {
             penalty_weight: DEFAULT_PENALTY_WEIGHT,
             aggregation: Aggregation::Mean,
             ulta: false,
+            walk_forward: WalkForwardOptions::default(),
         }
     }
 }
@@ -170,7 +174,7 @@ impl JobOptions {
                 self.penalty_weight
             )));
         }
-        Ok(())
+        self.walk_forward.validate()
     }
 
     /// The evaluation budget of one algorithm for one size.
