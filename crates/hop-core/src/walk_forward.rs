@@ -1,8 +1,9 @@
 //! Walk-forward validation and the selection statistics (issue 14): how the job's search does on
 //! days it did not see, and how much its in-sample figures owe to the number of portfolios tried.
 //!
-//! Per fold: the job's own seeded search (same sizes, algorithms, seed, budgets, metric, penalty
-//! and aggregation) on a `Problem` of the training window with the CPU evaluator, the best
+//! Per fold: the job's own seeded search (same sizes, algorithms, seed, metric, penalty and
+//! aggregation; each algorithm's budget divided among the folds, [`fold_budget`]) on a `Problem`
+//! of the training window with the CPU evaluator, the best
 //! portfolio picked as the job picks it (first best over sizes ascending and algorithms in job
 //! order), then measured on the test window against [`RANDOM_PORTFOLIOS`] seeded random portfolios
 //! of its size and against all strategies with equal weight. Every series comes from the exact
@@ -178,16 +179,21 @@ fn fold(
 }
 
 /// The job's search on `problem` with the CPU evaluator: every size and algorithm, the first best
-/// fitness kept (sizes ascending, algorithms in job order), and the evaluations of them all.
+/// fitness kept (sizes ascending, algorithms in job order), and the evaluations of them all. The
+/// folds share the job's budget: each algorithm gets [`fold_budget`] evaluations per fold.
 fn job_search(problem: &Problem, options: &JobOptions) -> (Algorithm, Outcome, u64) {
     let eval = CpuEvaluator::new(problem);
+    let folds = options.walk_forward.folds as u64;
     let mut best: Option<(Algorithm, Outcome)> = None;
     let mut evaluations = 0;
     for k in options.sizes() {
         let outcomes: Vec<Outcome> = options
             .algorithms
             .par_iter()
-            .map(|&a| search::run(a, &eval, k, options.budget_for(a), options.seed, &|_| {}))
+            .map(|&a| {
+                let budget = fold_budget(options.budget_for(a), folds);
+                search::run(a, &eval, k, budget, options.seed, &|_| {})
+            })
             .collect();
         for (&algorithm, outcome) in options.algorithms.iter().zip(outcomes) {
             evaluations += outcome.evaluations;
@@ -201,6 +207,13 @@ fn job_search(problem: &Problem, options: &JobOptions) -> (Algorithm, Outcome, u
     }
     let (algorithm, outcome) = best.expect("a validated job has a size and an algorithm");
     (algorithm, outcome, evaluations)
+}
+
+/// An algorithm's evaluations per fold: its job budget divided among the folds (at least 1), so
+/// that the whole walk-forward costs about one search of the job (on fewer days) and the
+/// production-shape job stays under a second on two cores.
+pub fn fold_budget(job_budget: u64, folds: u64) -> u64 {
+    (job_budget / folds.max(1)).max(1)
 }
 
 /// ROI, max drawdown, ratio and win rate of a window's series.

@@ -151,11 +151,13 @@ fn folds_match_a_textbook_implementation() {
             assert_eq!(fold.train.first_date, m.dates()[0]);
             assert_eq!(fold.test.last_date, m.dates()[test.end - 1]);
 
-            // The same job on the training days alone chooses the same portfolio.
+            // The same job on the training days alone, with the fold's share of the budget
+            // (400 / 3 folds), chooses the same portfolio.
             let window = m.days(train.clone()).unwrap();
             let alone = run(
                 &window,
                 &JobOptions {
+                    budget: Some(133),
                     walk_forward: WalkForwardOptions {
                         enabled: false,
                         ..Default::default()
@@ -230,6 +232,12 @@ fn folds_match_a_textbook_implementation() {
         assert_eq!(selection.out_of_sample.unwrap().days, 36);
         assert!(selection.in_sample.dsr <= selection.in_sample.psr);
     }
+}
+
+#[test]
+fn folds_share_the_job_budget() {
+    assert_eq!(hop_core::walk_forward::fold_budget(200_000, 3), 66_666);
+    assert_eq!(hop_core::walk_forward::fold_budget(2, 3), 1);
 }
 
 #[test]
