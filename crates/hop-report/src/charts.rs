@@ -122,7 +122,7 @@ pub fn draw_chart(
     let x_max = n.saturating_sub(1).max(1) as i32;
     let y = y_range(&values, kind == ChartKind::Drawdown || n == 0);
     let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
-    let mut chart = framed(&root, title, y_desc, x_max, y, dates, n)?;
+    let mut chart = framed(&root, title, y_desc, y, dates, n)?;
     let e = |e: DrawingAreaErrorKind<_>| e.to_string();
     let (y_lo, y_hi) = y;
 
@@ -166,18 +166,18 @@ pub fn draw_chart(
     Ok(())
 }
 
-/// The chart area of every chart: white background, title, the date axis (labelled with `dates`
-/// when there is one per point, else day numbers) and the amount axis.
+/// The chart area of every chart over `n` points: white background, title, the date axis
+/// (labelled with `dates` when there is one per point, else day numbers) and the amount axis.
 fn framed<'a, 'b>(
     root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
     title: &str,
     y_desc: &str,
-    x_max: i32,
     (y_lo, y_hi): (f64, f64),
     dates: &[String],
     n: usize,
 ) -> Result<Chart<'a, 'b>, String> {
     let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let x_max = n.saturating_sub(1).max(1) as i32;
     let span = y_hi - y_lo;
     let x_label = |i: &i32| -> String {
         let i = *i;
@@ -254,10 +254,9 @@ pub fn draw_walk_forward(
         .collect();
     let all: Vec<f64> = curves.iter().flat_map(|c| c.2.iter().copied()).collect();
     let n = dates.len();
-    let x_max = n.saturating_sub(1).max(1) as i32;
     let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
     let y = y_range(&all, true);
-    let mut chart = framed(&root, title, "Cumulative P&L", x_max, y, dates, n)?;
+    let mut chart = framed(&root, title, "Cumulative P&L", y, dates, n)?;
     let e = |e: DrawingAreaErrorKind<_>| e.to_string();
     for (i, (start, train_days, equity)) in curves.iter().enumerate() {
         let point = |t: usize| ((start + t) as i32, equity[t]);
