@@ -295,8 +295,8 @@ pub fn result_to_proto(run: &RunResult, source: &ResultSource<'_>) -> pb::JobRes
         result_json: serde_json::to_string(run).expect("a RunResult serializes to JSON"),
         run_folder: source.run_folder.to_owned(),
         seconds: source.seconds,
-        walk_forward: Some(walk_forward_result(&run.walk_forward)),
-        selection: Some(selection_to_proto(&run.selection)),
+        walk_forward: Some(Box::new(walk_forward_result(&run.walk_forward))),
+        selection: Some(Box::new(selection_to_proto(&run.selection))),
     }
 }
 

@@ -77,8 +77,8 @@ pub fn compare(blue: &JobResult, green: &JobResult, tolerance: Tolerance) -> Com
     );
     walk.exact(|| "best_size".into(), &blue.best_size, &green.best_size);
     walk.exact(|| "seed".into(), &blue.seed, &green.seed);
-    walk.walk_forward(blue.walk_forward.as_ref(), green.walk_forward.as_ref());
-    walk.selection(blue.selection.as_ref(), green.selection.as_ref());
+    walk.walk_forward(blue.walk_forward.as_deref(), green.walk_forward.as_deref());
+    walk.selection(blue.selection.as_deref(), green.selection.as_deref());
     Comparison {
         matched: walk.mismatches.is_empty(),
         max_relative_difference: walk.max,

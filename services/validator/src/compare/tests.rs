@@ -353,20 +353,20 @@ fn sharpe(x: f64) -> SharpeStats {
 /// [`result`] with two folds and the selection statistics.
 fn validated() -> JobResult {
     JobResult {
-        walk_forward: Some(WalkForward {
+        walk_forward: Some(Box::new(WalkForward {
             skipped: String::new(),
             mode: "anchored".into(),
             test_days: 1,
             random_portfolios: 1000,
             folds: vec![fold(0), fold(1)],
-        }),
-        selection: Some(SelectionStats {
+        })),
+        selection: Some(Box::new(SelectionStats {
             trials: 8000,
             sharpe_variance: 0.01,
             in_sample: Some(sharpe(0.5)),
             out_of_sample: Some(sharpe(-0.1)),
             zero_drawdown: true,
-        }),
+        })),
         ..result()
     }
 }
