@@ -119,7 +119,10 @@ fn graph(crate_dir: &str) -> Graph {
         .join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
-    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(&src, f).0).collect();
+    let modules: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| module_of(&src, f).0)
+        .collect();
     let mut graph = Graph::new();
     for file in &files {
         let (Some(module), climbs) = module_of(&src, file) else {
@@ -170,15 +173,9 @@ fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
 
 fn assert_acyclic(crate_dir: &str) -> Graph {
     let graph = graph(crate_dir);
-    assert!(
-        graph.len() > 3,
-        "{crate_dir}: too few modules read: {graph:?}"
-    );
+    assert!(graph.len() > 3, "{crate_dir}: too few modules read: {graph:?}");
     if let Some(cycle) = find_cycle(&graph) {
-        panic!(
-            "{crate_dir}: modules import in a circle: {}",
-            cycle.join(" -> ")
-        );
+        panic!("{crate_dir}: modules import in a circle: {}", cycle.join(" -> "));
     }
     graph
 }
@@ -190,9 +187,7 @@ fn hop_core_modules_read_bottom_up() {
     for leaf in ["types", "error", "format", "rng"] {
         let edges = &graph[leaf];
         assert!(
-            edges
-                .iter()
-                .all(|e| ["error", "format"].contains(&e.as_str())),
+            edges.iter().all(|e| ["error", "format"].contains(&e.as_str())),
             "hop-core::{leaf} imports {edges:?}"
         );
     }
