@@ -31,6 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("hop_v1_descriptor.bin"), fds.encode_to_vec())?;
 
     tonic_prost_build::configure()
+        // Boxed so that a JobResult stays small enough to sit in an enum variant by value.
+        .boxed(".hop.v1.JobResult.walk_forward")
+        .boxed(".hop.v1.JobResult.selection")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -47,6 +47,8 @@ fn result(job_id: &str) -> JobResult {
         result_json: r#"{"evaluator":"cpu"}"#.into(),
         run_folder: "output/run_20250730_154500".into(),
         seconds: 1.5,
+        walk_forward: None,
+        selection: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! A legacy job file dropped on the share comes back as a completed file and a run folder whose
 //! numbers are `hop run`'s for the same job and seed — on the legacy side (green weight 0, the
-//! SQL engine) and on the green side (weight 100).
+//! SQL engine) and on the green side (weight 100), walk-forward validation included.
 
 use std::time::Duration;
 
@@ -104,6 +104,20 @@ fn share_job_equals_hop_run(green_percent: u32, side: &str, engine: &str, metric
     let got: &RunResult = &doc.result;
     let want = &expected.result;
     hop_e2e::assert_same_portfolios(got, want);
+    // The walk-forward ran (82 days) and is hop run's to the bit on either side, so blue's
+    // equals green's; and so are its CSV and the selection statistics.
+    assert_eq!(
+        got.walk_forward.folds.len(),
+        3,
+        "{:?}",
+        got.walk_forward.skipped
+    );
+    let bits = |r: &RunResult| serde_json::to_string(&(&r.walk_forward, &r.selection)).unwrap();
+    assert_eq!(bits(got), bits(want));
+    assert_eq!(
+        std::fs::read_to_string(folder.join("walk_forward.csv")).unwrap(),
+        std::fs::read_to_string(expected.folder.join("walk_forward.csv")).unwrap()
+    );
     // The best-portfolio report is the same text (its name carries the run's timestamp).
     let prefix = format!("Best_Portfolio_Size{SIZE}_");
     assert_eq!(

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 use hop_compute::EngineChoice;
-use hop_core::run::{JobProgress, Prepared, run_search};
+use hop_core::run::{JobProgress, Prepared, search_only, validate};
+use hop_core::types::{FoldMode, WalkForwardOptions};
 use hop_core::{Aggregation, Algorithm, JobOptions, Metric};
 use hop_report::RunInfo;
 
@@ -65,6 +66,21 @@ pub struct JobOptionArgs {
     /// Invert strategies whose ROI is negative (ULTA) and list them in inversion_report.md.
     #[arg(long)]
     pub ulta: bool,
+    /// Skip the walk-forward validation (the run folder is then the legacy one, byte for byte).
+    #[arg(long)]
+    pub no_walk_forward: bool,
+    /// Walk-forward training windows: anchored (from the first day) or rolling.
+    #[arg(long, default_value = "anchored", value_parser = parse_fold_mode)]
+    pub walk_forward_mode: FoldMode,
+    /// Training days per fold in rolling mode (default: the days before the first test window).
+    #[arg(long)]
+    pub walk_forward_train_days: Option<usize>,
+    /// Days per walk-forward test window.
+    #[arg(long, default_value_t = WalkForwardOptions::default().test_days)]
+    pub walk_forward_test_days: usize,
+    /// Walk-forward folds (their test windows end on the last day).
+    #[arg(long, default_value_t = WalkForwardOptions::default().folds)]
+    pub walk_forward_folds: usize,
 }
 
 /// A comma-separated list of algorithms (one command-line value).
@@ -79,6 +95,10 @@ fn parse_algorithms(text: &str) -> Result<AlgorithmList, String> {
 
 fn parse_metric(text: &str) -> Result<Metric, String> {
     Metric::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_fold_mode(text: &str) -> Result<FoldMode, String> {
+    FoldMode::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_aggregation(text: &str) -> Result<Aggregation, String> {
@@ -108,6 +128,13 @@ impl JobOptionArgs {
             penalty_weight: self.penalty_weight,
             aggregation: self.aggregation,
             ulta: self.ulta,
+            walk_forward: WalkForwardOptions {
+                enabled: !self.no_walk_forward,
+                mode: self.walk_forward_mode,
+                train_days: self.walk_forward_train_days,
+                test_days: self.walk_forward_test_days,
+                folds: self.walk_forward_folds,
+            },
         }
     }
 }
@@ -162,8 +189,12 @@ pub fn run_job_on(
     let eval = engine
         .evaluator(&prepared.problem, options)
         .map_err(|e| CliError::Engine(e.message))?;
-    let result = run_search(&prepared, options, &*eval, progress);
+    let mut result = search_only(&prepared, options, &*eval, progress);
     step("search", &mut timings);
+    validate(&prepared, &mut result);
+    if options.walk_forward.enabled {
+        step("walk-forward", &mut timings);
+    }
     let info = RunInfo {
         job_id: None,
         input_file: csv_name,

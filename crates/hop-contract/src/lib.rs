@@ -4,7 +4,9 @@
 //!   applying the defaults documented in `common.proto` (absent seed = 42, absent budget = each
 //!   algorithm's own default, absent penalty weight = 10, empty metric = `ratio`, empty aggregation
 //!   = `mean`, empty algorithm list = all eight, `max_size` 0 = `min_size`).
-//! - [`result_to_proto`]: a [`RunResult`] -> `hop.v1.JobResult`.
+//!   The walk-forward options: absent = on, anchored, 3 folds of 12 test days; `off` turns it off.
+//! - [`result_to_proto`]: a [`RunResult`] -> `hop.v1.JobResult`, with its walk-forward and
+//!   selection statistics.
 //! - [`progress_event`]: a [`JobProgress`] -> a `JobEvent` carrying `Progress`.
 //!
 //! Every engine (green `hop-compute`, blue `hop-legacy`) goes through these functions, so both read
@@ -12,7 +14,10 @@
 //! to [`hop_core::JobOptions::validate`].
 
 use hop_core::run::JobProgress;
-use hop_core::types::{DEFAULT_PENALTY_WEIGHT, DEFAULT_SEED};
+use hop_core::types::{
+    DEFAULT_PENALTY_WEIGHT, DEFAULT_SEED, Fold, FoldMode, SelectionStats, SharpeStats, WalkForward,
+    WalkForwardOptions, Window, WindowFigures,
+};
 use hop_core::{Aggregation, Algorithm, JobOptions, Metric, RunResult};
 use hop_proto::FailureCode;
 use hop_proto::v1 as pb;
@@ -140,6 +145,7 @@ pub fn options_from_proto(options: Option<&pb::JobOptions>) -> Result<JobOptions
             ));
         }
     };
+    let walk_forward = walk_forward_from_proto(o.walk_forward.as_ref())?;
     Ok(JobOptions {
         min_size: o.min_size as usize,
         max_size: max_size as usize,
@@ -150,7 +156,50 @@ pub fn options_from_proto(options: Option<&pb::JobOptions>) -> Result<JobOptions
         penalty_weight,
         aggregation,
         ulta: o.ulta,
+        walk_forward,
     })
+}
+
+/// `hop.v1.WalkForwardOptions` -> [`WalkForwardOptions`]: absent message or 0/empty fields take
+/// the defaults; an unknown mode or fewer than the minimum training days are refused.
+fn walk_forward_from_proto(
+    o: Option<&pb::WalkForwardOptions>,
+) -> Result<WalkForwardOptions, ContractError> {
+    let defaults = WalkForwardOptions::default();
+    let Some(o) = o else { return Ok(defaults) };
+    let mode = if o.mode.trim().is_empty() {
+        defaults.mode
+    } else {
+        FoldMode::parse(&o.mode).map_err(|_| {
+            ContractError::options(
+                "walk_forward.mode",
+                format!("unknown mode {:?}; use one of: anchored, rolling", o.mode),
+            )
+        })?
+    };
+    let or_default = |v: u32, default: usize| if v == 0 { default } else { v as usize };
+    let options = WalkForwardOptions {
+        enabled: !o.off,
+        mode,
+        train_days: (o.train_days != 0).then_some(o.train_days as usize),
+        test_days: or_default(o.test_days, defaults.test_days),
+        folds: or_default(o.folds, defaults.folds),
+    };
+    options
+        .validate()
+        .map_err(|e| ContractError::options("walk_forward", e.to_string()))?;
+    Ok(options)
+}
+
+/// [`WalkForwardOptions`] -> `hop.v1.WalkForwardOptions`, every field explicit.
+fn walk_forward_to_proto(o: &WalkForwardOptions) -> pb::WalkForwardOptions {
+    pb::WalkForwardOptions {
+        off: !o.enabled,
+        mode: o.mode.as_str().to_owned(),
+        train_days: o.train_days.map_or(0, size_u32),
+        test_days: size_u32(o.test_days),
+        folds: size_u32(o.folds),
+    }
 }
 
 /// [`JobOptions`] -> `hop.v1.JobOptions`, every field explicit (seed and penalty weight set,
@@ -170,6 +219,7 @@ pub fn options_to_proto(options: &JobOptions) -> pb::JobOptions {
         penalty_weight: Some(options.penalty_weight),
         aggregation: aggregation_name(options.aggregation).to_owned(),
         ulta: options.ulta,
+        walk_forward: Some(walk_forward_to_proto(&options.walk_forward)),
     }
 }
 
@@ -245,6 +295,70 @@ pub fn result_to_proto(run: &RunResult, source: &ResultSource<'_>) -> pb::JobRes
         result_json: serde_json::to_string(run).expect("a RunResult serializes to JSON"),
         run_folder: source.run_folder.to_owned(),
         seconds: source.seconds,
+        walk_forward: Some(Box::new(walk_forward_result(&run.walk_forward))),
+        selection: Some(Box::new(selection_to_proto(&run.selection))),
+    }
+}
+
+fn walk_forward_result(wf: &WalkForward) -> pb::WalkForward {
+    pb::WalkForward {
+        skipped: wf.skipped.clone(),
+        mode: wf.mode.as_str().to_owned(),
+        test_days: size_u32(wf.test_days),
+        random_portfolios: size_u32(wf.random_portfolios),
+        folds: wf.folds.iter().map(fold_to_proto).collect(),
+    }
+}
+
+fn fold_to_proto(f: &Fold) -> pb::WalkForwardFold {
+    let window = |w: &Window| pb::DayWindow {
+        start: size_u32(w.start),
+        end: size_u32(w.end),
+        first_date: w.first_date.clone(),
+        last_date: w.last_date.clone(),
+    };
+    let figures = |w: &WindowFigures| pb::WindowFigures {
+        roi: w.roi,
+        max_drawdown: w.max_drawdown,
+        ratio: w.ratio,
+        win_rate: w.win_rate,
+    };
+    pb::WalkForwardFold {
+        train: Some(window(&f.train)),
+        test: Some(window(&f.test)),
+        algorithm: f.algorithm.as_str().to_owned(),
+        portfolio_size: size_u32(f.portfolio_size),
+        portfolio: f.portfolio.clone(),
+        fitness: f.fitness,
+        zero_drawdown: f.zero_drawdown,
+        evaluations: f.evaluations,
+        in_sample: Some(figures(&f.in_sample)),
+        out_of_sample: Some(figures(&f.out_of_sample)),
+        random_median_roi: f.random_median_roi,
+        percentile_rank: f.percentile_rank,
+        equal_weight_roi: f.equal_weight_roi,
+    }
+}
+
+fn sharpe_to_proto(s: &SharpeStats) -> pb::SharpeStats {
+    pb::SharpeStats {
+        days: size_u32(s.days),
+        sharpe: s.sharpe,
+        skewness: s.skewness,
+        kurtosis: s.kurtosis,
+        psr: s.psr,
+        sr0: s.sr0,
+        dsr: s.dsr,
+    }
+}
+
+fn selection_to_proto(s: &SelectionStats) -> pb::SelectionStats {
+    pb::SelectionStats {
+        trials: s.trials,
+        sharpe_variance: s.sharpe_variance,
+        in_sample: Some(sharpe_to_proto(&s.in_sample)),
+        out_of_sample: s.out_of_sample.as_ref().map(sharpe_to_proto),
+        zero_drawdown: s.zero_drawdown,
     }
 }
 

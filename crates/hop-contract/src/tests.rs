@@ -2,6 +2,8 @@ use hop_core::eval::CpuEvaluator;
 use hop_core::run::{JobProgress, Prepared, run_search};
 use hop_core::search::Progress;
 
+use hop_core::types::{FoldMode, WalkForwardOptions};
+
 use super::*;
 
 fn sized(min_size: u32) -> pb::JobOptions {
@@ -42,6 +44,7 @@ fn set_fields_are_taken() {
         penalty_weight: Some(0.0),
         aggregation: "SUM".into(),
         ulta: true,
+        walk_forward: None,
     }))
     .unwrap();
     assert_eq!((o.min_size, o.max_size), (10, 12));
@@ -135,6 +138,7 @@ fn options_round_trip() {
             penalty_weight: 2.5,
             aggregation: Aggregation::Sum,
             ulta: true,
+            walk_forward: WalkForwardOptions::default(),
         },
     ];
     for options in samples {
@@ -201,10 +205,102 @@ fn run_result_to_job_result() {
         result.strategy_metrics[3].roi.to_bits(),
         run.strategy_metrics[3].roi.to_bits()
     );
+    let wf = result.walk_forward.as_ref().expect("walk-forward sent");
+    assert_eq!((wf.skipped.as_str(), wf.mode.as_str()), ("", "anchored"));
+    assert_eq!(wf.folds.len(), 3);
+    for (sent, domain) in wf.folds.iter().zip(&run.walk_forward.folds) {
+        let train = sent.train.as_ref().unwrap();
+        assert_eq!((train.start, train.end), (0, domain.train.end as u32));
+        assert_eq!(
+            sent.test.as_ref().unwrap().first_date,
+            domain.test.first_date
+        );
+        assert_eq!(sent.portfolio, domain.portfolio);
+        assert_eq!(sent.algorithm, domain.algorithm.as_str());
+        assert_eq!(sent.fitness.to_bits(), domain.fitness.to_bits());
+        let oos = sent.out_of_sample.unwrap();
+        assert_eq!(oos.roi.to_bits(), domain.out_of_sample.roi.to_bits());
+        assert_eq!(
+            oos.win_rate.to_bits(),
+            domain.out_of_sample.win_rate.to_bits()
+        );
+        assert_eq!(
+            sent.percentile_rank.to_bits(),
+            domain.percentile_rank.to_bits()
+        );
+        assert_eq!(
+            sent.equal_weight_roi.to_bits(),
+            domain.equal_weight_roi.to_bits()
+        );
+    }
+    let selection = result.selection.unwrap();
+    assert_eq!(selection.trials, run.selection.trials);
+    assert_eq!(
+        selection.in_sample.unwrap().dsr.to_bits(),
+        run.selection.in_sample.dsr.to_bits()
+    );
+    assert_eq!(
+        selection.out_of_sample.unwrap().psr.to_bits(),
+        run.selection.out_of_sample.unwrap().psr.to_bits()
+    );
+    assert_eq!(selection.zero_drawdown, run.selection.zero_drawdown);
     let back: RunResult = serde_json::from_str(&result.result_json).unwrap();
+    assert_eq!(back.walk_forward, run.walk_forward);
+    assert_eq!(back.selection, run.selection);
     assert_eq!(back.sizes.len(), 2);
     assert_eq!(back.best().portfolio, best.portfolio);
     assert_eq!(back.best().fitness.to_bits(), best.fitness.to_bits());
+}
+
+#[test]
+fn walk_forward_options_round_trip_with_defaults_and_refusals() {
+    let absent = options_from_proto(Some(&sized(10))).unwrap();
+    assert_eq!(absent.walk_forward, WalkForwardOptions::default());
+    let zeros = pb::JobOptions {
+        walk_forward: Some(pb::WalkForwardOptions::default()),
+        ..sized(10)
+    };
+    assert_eq!(
+        options_from_proto(Some(&zeros)).unwrap().walk_forward,
+        WalkForwardOptions::default(),
+        "0 and empty fields are the defaults"
+    );
+    let set = JobOptions {
+        walk_forward: WalkForwardOptions {
+            enabled: false,
+            mode: FoldMode::Rolling,
+            train_days: Some(30),
+            test_days: 10,
+            folds: 4,
+        },
+        ..JobOptions::with_size(10)
+    };
+    let wire = options_to_proto(&set);
+    assert_eq!(options_from_proto(Some(&wire)).unwrap(), set);
+    for (bad, text) in [
+        (
+            pb::WalkForwardOptions {
+                mode: "expanding".into(),
+                ..Default::default()
+            },
+            "\"expanding\"",
+        ),
+        (
+            pb::WalkForwardOptions {
+                train_days: 5,
+                ..Default::default()
+            },
+            "at least 20",
+        ),
+    ] {
+        let e = refused(&pb::JobOptions {
+            walk_forward: Some(bad),
+            ..sized(10)
+        });
+        let ContractError::InvalidOptions { field, message } = &e;
+        assert!(field.starts_with("walk_forward"), "{e}");
+        assert!(message.contains(text), "{e}");
+    }
 }
 
 #[test]

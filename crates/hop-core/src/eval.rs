@@ -76,6 +76,13 @@ pub fn derive_accumulators(problem: &Problem, parent: &Chain, members: &[u32], a
     }
 }
 
+/// The portfolio's daily series p[t], from the same exact accumulators the fitness used.
+pub fn daily_series(problem: &Problem, members: &[u32]) -> Vec<f64> {
+    let mut acc = Accum::new(problem.n_days());
+    problem.accumulate(members, &mut acc);
+    problem.daily(&acc, members.len())
+}
+
 /// A single-swap move: in chain `chain`, the member at `out_pos` is replaced by `incoming`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Swap {

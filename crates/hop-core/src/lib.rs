@@ -3,7 +3,8 @@
 //! Pure computation over bytes and numbers: the legacy CSV format ([`csv`]), the strategy-major
 //! matrix ([`matrix`]), per-strategy and portfolio metrics ([`metrics`]), the exact fitness
 //! ([`fitness`]), the evaluator contract ([`eval`]) and the eight seeded search algorithms
-//! ([`search`]), tied together by [`run`], over the shared vocabulary of [`types`]. No network, no
+//! ([`search`]), tied together by [`run`] with the out-of-sample checks of [`walk_forward`] and
+//! [`stats`], over the shared vocabulary of [`types`]. No network, no
 //! files, no async: engines and tools wrap it.
 
 pub mod csv;
@@ -20,9 +21,11 @@ pub mod metrics;
 pub mod rng;
 pub mod run;
 pub mod search;
+pub mod stats;
 pub mod synth;
 pub mod types;
 pub mod ulta;
+pub mod walk_forward;
 
 pub use error::CoreError;
 pub use matrix::PnlMatrix;

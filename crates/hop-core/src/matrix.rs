@@ -83,4 +83,21 @@ impl PnlMatrix {
         }
         Self::new(names, self.dates.clone(), values)
     }
+
+    /// A new matrix holding only the days `days` (a range of day indices) of every strategy.
+    pub fn days(&self, days: std::ops::Range<usize>) -> Result<Self, CoreError> {
+        if days.end > self.n_days() || days.start > days.end {
+            return Err(CoreError::Shape(format!(
+                "days {}..{} are outside the {} days of the matrix",
+                days.start,
+                days.end,
+                self.n_days()
+            )));
+        }
+        let mut values = Vec::with_capacity(self.n_strategies() * days.len());
+        for j in 0..self.n_strategies() {
+            values.extend_from_slice(&self.column(j)[days.clone()]);
+        }
+        Self::new(self.names.clone(), self.dates[days].to_vec(), values)
+    }
 }

@@ -4,14 +4,15 @@
 use rayon::prelude::*;
 
 use crate::error::CoreError;
-use crate::eval::Evaluator;
-use crate::fitness::{Accum, FitnessSpec, Problem};
+use crate::eval::{Evaluator, daily_series};
+use crate::fitness::{FitnessSpec, Problem};
 use crate::matrix::PnlMatrix;
 use crate::metrics::{all_strategy_metrics, portfolio_metrics};
 use crate::search::{self, Progress};
 use crate::types::{
     Algorithm, AlgorithmResult, Inversion, JobOptions, RunResult, SizeResult, StrategyMetrics,
 };
+use crate::walk_forward;
 
 /// A progress event of a running job.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,8 +90,22 @@ pub fn ulta(
     }
 }
 
-/// Runs every size and algorithm of the job with `eval` (whose problem must be `prepared.problem`).
+/// Runs every size and algorithm of the job with `eval` (whose problem must be `prepared.problem`),
+/// then the walk-forward validation and the selection statistics ([`validate`]).
 pub fn run_search(
+    prepared: &Prepared,
+    options: &JobOptions,
+    eval: &dyn Evaluator,
+    progress: &(dyn Fn(JobProgress) + Sync),
+) -> RunResult {
+    let mut result = search_only(prepared, options, eval, progress);
+    validate(prepared, &mut result);
+    result
+}
+
+/// The first part of [`run_search`], for callers that time the parts: the search alone, with an
+/// empty walk-forward and selection statistics.
+pub fn search_only(
     prepared: &Prepared,
     options: &JobOptions,
     eval: &dyn Evaluator,
@@ -146,14 +161,31 @@ pub fn run_search(
         best_size,
         inversions: prepared.inversions.clone(),
         evaluator: eval.name().to_string(),
+        walk_forward: Default::default(),
+        selection: Default::default(),
     }
 }
 
-/// The portfolio's daily series p[t], from the same exact accumulators the fitness used.
-pub fn daily_series(problem: &Problem, members: &[u32]) -> Vec<f64> {
-    let mut acc = Accum::new(problem.n_days());
-    problem.accumulate(members, &mut acc);
-    problem.daily(&acc, members.len())
+/// The second part of [`run_search`]: the walk-forward validation and the selection statistics of
+/// a searched `result`, on the CPU (the same bits on every engine).
+pub fn validate(prepared: &Prepared, result: &mut RunResult) {
+    let trials = result
+        .sizes
+        .iter()
+        .flat_map(|s| &s.algorithms)
+        .map(|a| a.evaluations)
+        .sum();
+    let best = result.best_size();
+    let (walk_forward, selection) = walk_forward::validate(
+        &prepared.matrix,
+        &prepared.problem,
+        &result.options,
+        best.portfolio_size,
+        &best.best_daily,
+        trials,
+    );
+    result.walk_forward = walk_forward;
+    result.selection = selection;
 }
 
 /// Index of the largest value; the first wins a tie.

@@ -1,5 +1,6 @@
 //! The per-size PNG charts: `equity_curves_Best_Portfolio_Size<k>_<ts>.png` and
-//! `drawdowns_Best_Portfolio_Size<k>_<ts>.png`.
+//! `drawdowns_Best_Portfolio_Size<k>_<ts>.png`; and the walk-forward chart
+//! `walk_forward_equity_<ts>.png` ([`draw_walk_forward`]).
 //!
 //! Drawn with plotters' bitmap backend at [`CHART_SIZE`] pixels. Text uses DejaVu Sans embedded in
 //! the binary (registered once as the `sans-serif` family through plotters' `ab_glyph` support), so
@@ -119,48 +120,11 @@ pub fn draw_chart(
     };
     let n = values.len();
     let x_max = n.saturating_sub(1).max(1) as i32;
-    let (y_lo, y_hi) = y_range(&values, kind == ChartKind::Drawdown || n == 0);
-    let span = y_hi - y_lo;
-    // Dates label the x axis when there is one per day; otherwise the day number does.
-    let x_label = |i: &i32| -> String {
-        let i = *i;
-        if i < 0 || i as usize >= n.max(1) {
-            return String::new();
-        }
-        match dates.get(i as usize) {
-            Some(d) if dates.len() == n => d.clone(),
-            _ => format!("day {}", i + 1),
-        }
-    };
-    let y_label = |v: &f64| amount_label(*v, span);
-
+    let y = y_range(&values, kind == ChartKind::Drawdown || n == 0);
     let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
+    let mut chart = framed(&root, title, y_desc, y, dates, n)?;
     let e = |e: DrawingAreaErrorKind<_>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
-        .margin(20)
-        // Room for the last date label, which is centred on the right edge of the plot.
-        .margin_right(60)
-        .x_label_area_size(60)
-        .y_label_area_size(100)
-        .build_cartesian_2d(0..x_max, y_lo..y_hi)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("Date")
-        .y_desc(y_desc)
-        .x_labels(8)
-        .y_labels(10)
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&y_label)
-        .label_style(("sans-serif", 15))
-        .axis_desc_style(("sans-serif", 18))
-        .max_light_lines(1)
-        .light_line_style(RGBColor(240, 240, 240))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .draw()
-        .map_err(e)?;
+    let (y_lo, y_hi) = y;
 
     if n == 0 {
         root.draw(&Text::new(
@@ -198,6 +162,135 @@ pub fn draw_chart(
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(e)?;
     }
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The chart area of every chart over `n` points: white background, title, the date axis
+/// (labelled with `dates` when there is one per point, else day numbers) and the amount axis.
+fn framed<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    y_desc: &str,
+    (y_lo, y_hi): (f64, f64),
+    dates: &[String],
+    n: usize,
+) -> Result<Chart<'a, 'b>, String> {
+    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let x_max = n.saturating_sub(1).max(1) as i32;
+    let span = y_hi - y_lo;
+    let x_label = |i: &i32| -> String {
+        let i = *i;
+        if i < 0 || i as usize >= n.max(1) {
+            return String::new();
+        }
+        match dates.get(i as usize) {
+            Some(d) if dates.len() == n => d.clone(),
+            _ => format!("day {}", i + 1),
+        }
+    };
+    let y_label = |v: &f64| amount_label(*v, span);
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 26))
+        .margin(20)
+        // Room for the last date label, which is centred on the right edge of the plot.
+        .margin_right(60)
+        .x_label_area_size(60)
+        .y_label_area_size(100)
+        .build_cartesian_2d(0..x_max, y_lo..y_hi)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("Date")
+        .y_desc(y_desc)
+        .x_labels(8)
+        .y_labels(10)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 18))
+        .max_light_lines(1)
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(e)?;
+    Ok(chart)
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordi32, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// One fold of the walk-forward chart: the chosen portfolio's daily series from `start` (a day
+/// index of the run), its first `train_days` in sample, the rest out of sample.
+pub struct FoldSeries<'a> {
+    pub start: usize,
+    pub train_days: usize,
+    pub daily: &'a [f64],
+}
+
+/// The walk-forward chart: per fold, the chosen portfolio's equity over its training days (solid,
+/// in sample) continued over its test days (thick, out of sample), dates on the x axis.
+pub fn draw_walk_forward(
+    path: &Path,
+    title: &str,
+    dates: &[String],
+    folds: &[FoldSeries<'_>],
+) -> Result<(), String> {
+    ensure_font()?;
+    const COLORS: [RGBColor; 4] = [
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+    ];
+    const OUT_OF_SAMPLE: RGBColor = RGBColor(214, 39, 40);
+    let curves: Vec<(usize, usize, Vec<f64>)> = folds
+        .iter()
+        .map(|f| (f.start, f.train_days, equity_curve(f.daily)))
+        .collect();
+    let all: Vec<f64> = curves.iter().flat_map(|c| c.2.iter().copied()).collect();
+    let n = dates.len();
+    let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
+    let y = y_range(&all, true);
+    let mut chart = framed(&root, title, "Cumulative P&L", y, dates, n)?;
+    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    for (i, (start, train_days, equity)) in curves.iter().enumerate() {
+        let point = |t: usize| ((start + t) as i32, equity[t]);
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(
+                (0..*train_days).map(point),
+                color.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(format!("fold {} in sample", i + 1))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        // From the last in-sample day, so the two parts join.
+        let out_of_sample = train_days.saturating_sub(1)..equity.len();
+        let series = chart
+            .draw_series(LineSeries::new(
+                out_of_sample.map(point),
+                OUT_OF_SAMPLE.stroke_width(3),
+            ))
+            .map_err(e)?;
+        if i == 0 {
+            series.label("out of sample (each fold)").legend(|(x, y)| {
+                PathElement::new([(x, y), (x + 20, y)], OUT_OF_SAMPLE.stroke_width(3))
+            });
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
     root.present().map_err(e)?;
     Ok(())
 }

@@ -13,6 +13,12 @@
 //! | `error_log.txt` | [`RunInfo::errors`], one per line; empty when none |
 //! | `results.json` | everything, machine-readable ([`json::ResultsDocument`]) |
 //! | `inversion_report.md` | only when ULTA inverted a strategy ([`inversion_report`]) |
+//! | `walk_forward.csv` | one row per walk-forward fold ([`walk_forward`]) |
+//! | `walk_forward_equity_<ts>.png` | the folds' in-sample and out-of-sample equity ([`charts`]) |
+//!
+//! The walk-forward adds a section at the end of the summary and a `Walk-Forward` sheet unless
+//! the job turned it off (the legacy files are then the same bytes as before it existed); the
+//! CSV and the chart need at least one fold.
 //!
 //! **Folder name and uniqueness.** `<ts>` is the run's local timestamp as `YYYYMMDD_HHMMSS` and is
 //! shared by the folder and every file in it. When `run_<ts>` already exists (two jobs in the same
@@ -32,6 +38,7 @@
 pub mod charts;
 pub mod json;
 pub mod text;
+pub mod walk_forward;
 pub mod xlsx;
 
 use std::fs;
@@ -156,6 +163,10 @@ pub fn file_names(result: &RunResult, run_id: &str) -> Vec<String> {
     }
     if !result.inversions.is_empty() {
         names.push("inversion_report.md".to_string());
+    }
+    if walk_forward::has_folds(result) {
+        names.push(walk_forward::CSV_NAME.to_string());
+        names.push(walk_forward::chart_name(run_id));
     }
     names.sort();
     names
@@ -356,7 +367,10 @@ fn write_files(
             s.spawn(move |_| failures.run(0, || write_texts(flusher, run_id, run, result)));
             s.spawn(move |_| failures.run(1, || write_csv(flusher, result)));
             s.spawn(move |_| failures.run(2, || write_json(flusher, run_id, run, result)));
-            let mut task = 3;
+            if walk_forward::has_folds(result) {
+                s.spawn(move |_| failures.run(3, || write_walk_forward(flusher, run_id, result)));
+            }
+            let mut task = 4;
             for size in &result.sizes {
                 for kind in [charts::ChartKind::Equity, charts::ChartKind::Drawdown] {
                     s.spawn(move |_| {
@@ -549,7 +563,10 @@ fn write_texts(
     run: &RunInfo,
     result: &RunResult,
 ) -> Result<(), ReportError> {
-    let summary = text::summary_text(run, run_id, result);
+    let mut summary = text::summary_text(run, run_id, result);
+    if walk_forward::shown(result) {
+        summary.push_str(&walk_forward::summary_section(result));
+    }
     flusher.write(
         &format!("optimization_summary_{run_id}.txt"),
         summary.as_bytes(),
@@ -566,6 +583,41 @@ fn write_texts(
         flusher.write("inversion_report.md", inversion_report(result).as_bytes())?;
     }
     Ok(())
+}
+
+/// `walk_forward.csv` and the walk-forward chart.
+fn write_walk_forward(
+    flusher: &Flusher<'_, '_>,
+    run_id: &str,
+    result: &RunResult,
+) -> Result<(), ReportError> {
+    flusher.write(
+        walk_forward::CSV_NAME,
+        walk_forward::csv_text(result).as_bytes(),
+    )?;
+    let name = walk_forward::chart_name(run_id);
+    let wf = &result.walk_forward;
+    let folds: Vec<charts::FoldSeries<'_>> = wf
+        .folds
+        .iter()
+        .map(|f| charts::FoldSeries {
+            start: f.train.start,
+            train_days: f.train.days(),
+            daily: &f.daily,
+        })
+        .collect();
+    let title = format!(
+        "Walk-Forward - In-Sample vs Out-of-Sample Equity ({} {} folds)",
+        wf.folds.len(),
+        wf.mode.as_str()
+    );
+    charts::draw_walk_forward(&flusher.dir.join(&name), &title, &result.dates, &folds).map_err(
+        |message| ReportError::Chart {
+            file: name.clone(),
+            message,
+        },
+    )?;
+    flusher.sync_path(&name)
 }
 
 fn write_csv(flusher: &Flusher<'_, '_>, result: &RunResult) -> Result<(), ReportError> {

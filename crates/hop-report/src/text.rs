@@ -31,6 +31,14 @@ macro_rules! line {
     }};
 }
 
+/// A cell of a table (a workbook sheet, a CSV row): text, a number or a whole number (a count,
+/// written without a decimal point).
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    Whole(u64),
+}
+
 /// Python's spelling of a bool, as the legacy summary wrote `Apply ULTA Logic: False`.
 fn py_bool(value: bool) -> &'static str {
     if value { "True" } else { "False" }

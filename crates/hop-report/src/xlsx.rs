@@ -1,5 +1,6 @@
 //! `optimization_summary_<ts>.xlsx`: four sheets, `Execution Summary`, `Algorithm Results`,
-//! `Best Portfolio` and `Strategy Metrics` (SPEC 4).
+//! `Best Portfolio` and `Strategy Metrics` (SPEC 4), then `Walk-Forward` (one row per fold, the
+//! columns of `walk_forward.csv`, then the selection statistics) unless the job turned it off.
 //!
 //! Speed: production has 25,544 strategies, so the `Strategy Metrics` sheet is the bulk of the
 //! file. The sheets are written in rust_xlsxwriter's constant-memory mode (rows streamed to a
@@ -17,7 +18,7 @@ use hop_core::{Aggregation, RunResult};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use crate::RunInfo;
-use crate::text::{aggregation_name, budget_text};
+use crate::text::{Cell, aggregation_name, budget_text};
 
 /// The sheet names, in workbook order.
 pub const SHEETS: [&str; 4] = [
@@ -31,18 +32,25 @@ pub const SHEETS: [&str; 4] = [
 /// costs a few percent of size.
 const ZIP_LEVEL: u8 = 1;
 
-/// A cell value of the `Execution Summary` sheet.
-enum Value {
-    Text(String),
-    Number(f64),
-}
-
 /// A float cell: the number itself, or the text `inf`/`-inf`/`nan` (Excel has no such number).
 fn write_float(sheet: &mut Worksheet, row: u32, col: u16, value: f64) -> Result<(), XlsxError> {
     if value.is_finite() {
         sheet.write_number(row, col, value)?;
     } else {
         sheet.write_string(row, col, hop_core::format::float(value))?;
+    }
+    Ok(())
+}
+
+fn write_cell(sheet: &mut Worksheet, row: u32, col: u16, cell: Cell) -> Result<(), XlsxError> {
+    match cell {
+        Cell::Text(t) => {
+            sheet.write_string(row, col, t)?;
+        }
+        Cell::Number(v) => write_float(sheet, row, col, v)?,
+        Cell::Whole(n) => {
+            sheet.write_number(row, col, n as f64)?;
+        }
     }
     Ok(())
 }
@@ -114,6 +122,9 @@ pub fn write_xlsx_to<W: Write + Send>(
     algorithm_results(&mut workbook, &bold, result)?;
     best_portfolio(&mut workbook, &bold, result)?;
     strategy_metrics(&mut workbook, &bold, result)?;
+    if crate::walk_forward::shown(result) {
+        walk_forward(&mut workbook, &bold, result)?;
+    }
 
     workbook.save_to_writer(writer)
 }
@@ -134,12 +145,12 @@ fn execution_summary(
     let options = &result.options;
     let best_size = result.best_size();
     let best = best_size.best();
-    let text = |s: &str| Value::Text(s.to_string());
-    let mut rows: Vec<(String, Value)> = vec![
+    let text = |s: &str| Cell::Text(s.to_string());
+    let mut rows: Vec<(String, Cell)> = vec![
         ("Run ID".into(), text(run_id)),
         (
             "Date".into(),
-            Value::Text(run.timestamp.format("%Y-%m-%d %H:%M:%S").to_string()),
+            Cell::Text(run.timestamp.format("%Y-%m-%d %H:%M:%S").to_string()),
         ),
         ("Input File".into(), text(&run.input_file)),
     ];
@@ -150,33 +161,33 @@ fn execution_summary(
     rows.extend([
         (
             "Strategies".into(),
-            Value::Number(result.strategy_names.len() as f64),
+            Cell::Number(result.strategy_names.len() as f64),
         ),
         (
             "Trading Days".into(),
-            Value::Number(result.dates.len() as f64),
+            Cell::Number(result.dates.len() as f64),
         ),
         ("Metric".into(), text(options.metric.as_str())),
         (
             "Min Portfolio Size".into(),
-            Value::Number(options.min_size as f64),
+            Cell::Number(options.min_size as f64),
         ),
         (
             "Max Portfolio Size".into(),
-            Value::Number(options.max_size as f64),
+            Cell::Number(options.max_size as f64),
         ),
-        ("Algorithms".into(), Value::Text(algorithms.join(", "))),
-        ("Seed".into(), Value::Text(options.seed.to_string())),
+        ("Algorithms".into(), Cell::Text(algorithms.join(", "))),
+        ("Seed".into(), Cell::Text(options.seed.to_string())),
         (
             "Evaluation Budget".into(),
             match options.budget {
-                Some(budget) => Value::Number(budget as f64),
-                None => Value::Text(budget_text(options)),
+                Some(budget) => Cell::Number(budget as f64),
+                None => Cell::Text(budget_text(options)),
             },
         ),
         (
             "Penalty Factor".into(),
-            Value::Number(options.penalty_weight),
+            Cell::Number(options.penalty_weight),
         ),
         (
             "Aggregation".into(),
@@ -188,20 +199,20 @@ fn execution_summary(
         ),
         (
             "Inverted Strategies".into(),
-            Value::Number(result.inversions.len() as f64),
+            Cell::Number(result.inversions.len() as f64),
         ),
-        ("Best Fitness".into(), Value::Number(best.fitness)),
+        ("Best Fitness".into(), Cell::Number(best.fitness)),
         ("Best Method".into(), text(best.algorithm.as_str())),
         (
             "Best Portfolio Size".into(),
-            Value::Number(best_size.portfolio_size as f64),
+            Cell::Number(best_size.portfolio_size as f64),
         ),
         ("Engine".into(), text(&run.engine)),
         ("Evaluator".into(), text(&result.evaluator)),
-        ("Errors".into(), Value::Number(run.errors.len() as f64)),
+        ("Errors".into(), Cell::Number(run.errors.len() as f64)),
     ]);
     for (step, seconds) in &run.timings {
-        rows.push((format!("Time: {step} (s)"), Value::Number(*seconds)));
+        rows.push((format!("Time: {step} (s)"), Cell::Number(*seconds)));
     }
 
     let key_width = rows
@@ -212,8 +223,8 @@ fn execution_summary(
     let value_width = rows
         .iter()
         .map(|(_, v)| match v {
-            Value::Text(t) => t.chars().count(),
-            Value::Number(_) => 12,
+            Cell::Text(t) => t.chars().count(),
+            Cell::Number(_) | Cell::Whole(_) => 12,
         })
         .max()
         .unwrap_or(0);
@@ -224,12 +235,7 @@ fn execution_summary(
     for (i, (key, value)) in rows.into_iter().enumerate() {
         let row = i as u32 + 1;
         sheet.write_string(row, 0, key)?;
-        match value {
-            Value::Text(t) => {
-                sheet.write_string(row, 1, t)?;
-            }
-            Value::Number(n) => write_float(sheet, row, 1, n)?,
-        }
+        write_cell(sheet, row, 1, value)?;
     }
     Ok(())
 }
@@ -355,5 +361,70 @@ fn strategy_metrics(
         sheet.set_column_width(col, 20)?;
     }
     sheet.set_freeze_panes(1, 1)?;
+    Ok(())
+}
+
+/// The `Walk-Forward` sheet: the fold table, then the skip reason (if any) and the selection
+/// statistics as label / value rows.
+fn walk_forward(
+    workbook: &mut Workbook,
+    bold: &Format,
+    result: &RunResult,
+) -> Result<(), XlsxError> {
+    use crate::walk_forward::{COLUMNS, SHEET, fold_cells};
+    let sheet = new_sheet(workbook, SHEET)?;
+    for (col, header) in COLUMNS.iter().enumerate() {
+        sheet.set_column_width(col as u16, width_for(header.len(), 10, 40))?;
+    }
+    write_header(sheet, bold, &COLUMNS)?;
+    let mut row = 1;
+    for (i, fold) in result.walk_forward.folds.iter().enumerate() {
+        for (col, cell) in fold_cells(i, fold).into_iter().enumerate() {
+            write_cell(sheet, row, col as u16, cell)?;
+        }
+        row += 1;
+    }
+    let s = &result.selection;
+    let mut rows: Vec<(String, Cell)> = Vec::new();
+    if !result.walk_forward.skipped.is_empty() {
+        rows.push((
+            "Walk-forward skipped".into(),
+            Cell::Text(result.walk_forward.skipped.clone()),
+        ));
+    }
+    rows.push(("Trials (evaluations)".into(), Cell::Whole(s.trials)));
+    rows.push((
+        "Sharpe variance (random portfolios)".into(),
+        Cell::Number(s.sharpe_variance),
+    ));
+    rows.push((
+        "SR0 (expected best Sharpe)".into(),
+        Cell::Number(s.in_sample.sr0),
+    ));
+    rows.push((
+        "Zero-drawdown fitness".into(),
+        Cell::Text(s.zero_drawdown.to_string()),
+    ));
+    let sides = [
+        ("In-sample", Some(&s.in_sample)),
+        ("Out-of-sample", s.out_of_sample.as_ref()),
+    ];
+    for (side, stats) in sides {
+        let Some(stats) = stats else { continue };
+        for (name, value) in [
+            ("daily Sharpe", stats.sharpe),
+            ("skewness", stats.skewness),
+            ("kurtosis", stats.kurtosis),
+            ("PSR", stats.psr),
+            ("DSR", stats.dsr),
+        ] {
+            rows.push((format!("{side} {name}"), Cell::Number(value)));
+        }
+    }
+    for (label, value) in rows {
+        row += 1;
+        sheet.write_string_with_format(row, 0, label, bold)?;
+        write_cell(sheet, row, 1, value)?;
+    }
     Ok(())
 }

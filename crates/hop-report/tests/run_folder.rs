@@ -5,6 +5,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime};
+use hop_core::types::WalkForwardOptions;
 use hop_core::{
     Algorithm, AlgorithmResult, Inversion, JobOptions, PortfolioMetrics, RunResult, SizeResult,
     StrategyMetrics,
@@ -51,6 +52,11 @@ fn sample() -> RunResult {
         algorithms: vec![Algorithm::Sa, Algorithm::Ga],
         ulta: true,
         budget: Some(60_000),
+        // The legacy run folder, byte for byte (tests/walk_forward.rs has the walk-forward).
+        walk_forward: WalkForwardOptions {
+            enabled: false,
+            ..Default::default()
+        },
         ..JobOptions::default()
     };
     let dates: Vec<String> = (1..=10).map(|d| format!("2024-01-{d:02}")).collect();
@@ -124,6 +130,8 @@ fn sample() -> RunResult {
             inverted_roi: 10390.4896299999,
         }],
         evaluator: "cpu".into(),
+        walk_forward: Default::default(),
+        selection: Default::default(),
     }
 }
 
@@ -595,6 +603,8 @@ fn production_shape_run_folder_timing() {
         best_size: 0,
         inversions: vec![],
         evaluator: "cpu".into(),
+        walk_forward: Default::default(),
+        selection: Default::default(),
     };
     let root = tempfile::tempdir().unwrap();
     // Warm up (font registration, page cache), then measure.

@@ -103,6 +103,7 @@ fn text(fields: &Map<String, Value>, name: &str) -> Result<String, BridgeError> 
 
 #[cfg(test)]
 mod tests {
+    use hop_core::types::{FoldMode, WalkForwardOptions};
     use hop_core::{Aggregation, Algorithm, Metric};
 
     use super::*;
@@ -160,7 +161,9 @@ mod tests {
                 "job_type": "complete_optimization", "timestamp": "t",
                 "min_size": 15, "max_size": "25", "algorithms": "ga, hc", "seed": 7,
                 "budget": 500, "metric": "less_max_dd", "penalty_weight": "0",
-                "aggregation": "SUM", "ulta": "yes"}"#,
+                "aggregation": "SUM", "ulta": "yes", "walk_forward": "on",
+                "walk_forward_mode": "Rolling", "walk_forward_train_days": 30,
+                "walk_forward_test_days": "10", "walk_forward_folds": 4}"#,
             ),
         )
         .unwrap();
@@ -174,6 +177,13 @@ mod tests {
             penalty_weight: 0.0,
             aggregation: Aggregation::Sum,
             ulta: true,
+            walk_forward: WalkForwardOptions {
+                enabled: true,
+                mode: FoldMode::Rolling,
+                train_days: Some(30),
+                test_days: 10,
+                folds: 4,
+            },
         };
         assert_eq!(job.options, expected);
         let job = parse(
@@ -188,6 +198,16 @@ mod tests {
         assert_eq!((job.options.min_size, job.options.max_size), (30, 40));
         assert_eq!(job.options.algorithms, [Algorithm::Rs, Algorithm::Bo]);
         assert_eq!(job.options.seed, hop_core::types::DEFAULT_SEED);
+        assert_eq!(job.options.walk_forward, WalkForwardOptions::default());
+        let off = parse(
+            "j.json",
+            &fields(
+                r#"{"job_id": "j", "input_file": "x.csv", "portfolio_size": 30,
+                "job_type": "t", "timestamp": "t", "walk_forward": false}"#,
+            ),
+        )
+        .unwrap();
+        assert!(!off.options.walk_forward.enabled);
     }
 
     #[test]
@@ -245,6 +265,18 @@ mod tests {
             (
                 with(r#""portfolio_size": 35, "ulta": "maybe""#),
                 "ulta must be true or false",
+            ),
+            (
+                with(r#""portfolio_size": 35, "walk_forward_mode": "expanding""#),
+                "\"expanding\"",
+            ),
+            (
+                with(r#""portfolio_size": 35, "walk_forward_train_days": 5"#),
+                "walk_forward_train_days must be a whole number from 20 to",
+            ),
+            (
+                with(r#""portfolio_size": 35, "walk_forward_folds": 0"#),
+                "walk_forward_folds must be a whole number from 1 to",
             ),
         ];
         for (text, expected) in cases {

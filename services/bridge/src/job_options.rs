@@ -15,9 +15,15 @@
 //! | `penalty_weight` | correlation penalty weight, a finite number | 10 |
 //! | `aggregation` | `mean` or `sum` | `mean` |
 //! | `ulta` | invert losing strategies | false |
+//! | `walk_forward` | run the walk-forward validation (a flag like `ulta`) | true |
+//! | `walk_forward_mode` | `anchored` or `rolling` | `anchored` |
+//! | `walk_forward_train_days` | training days per fold in rolling mode, at least 20 | the days before the first test window |
+//! | `walk_forward_test_days` | days per test window, at least 1 | 12 |
+//! | `walk_forward_folds` | folds, at least 1 | 3 |
 
 use std::collections::HashMap;
 
+use hop_core::types::{FoldMode, MIN_TRAIN_DAYS, WalkForwardOptions};
 use hop_core::{Aggregation, Algorithm, CoreError, JobOptions, Metric};
 use serde_json::{Map, Value};
 
@@ -29,7 +35,7 @@ pub const MIN_SIZE: u64 = 10;
 pub const MAX_SIZE: u64 = 100;
 
 /// The fields read as job options (never labels).
-const OPTION_FIELDS: [&str; 10] = [
+const OPTION_FIELDS: [&str; 15] = [
     "portfolio_size",
     "min_size",
     "max_size",
@@ -40,6 +46,11 @@ const OPTION_FIELDS: [&str; 10] = [
     "penalty_weight",
     "aggregation",
     "ulta",
+    "walk_forward",
+    "walk_forward_mode",
+    "walk_forward_train_days",
+    "walk_forward_test_days",
+    "walk_forward_folds",
 ];
 
 /// The job options of `fields` for the (already checked) portfolio size `size`.
@@ -80,6 +91,41 @@ pub fn options(fields: &Map<String, Value>, size: usize) -> Result<JobOptions, B
             None => defaults.ulta,
             Some(value) => flag(value).ok_or_else(|| invalid("ulta", "true or false", value))?,
         },
+        walk_forward: walk_forward(fields, defaults.walk_forward)?,
+    })
+}
+
+/// The `walk_forward*` fields over `defaults`.
+fn walk_forward(
+    fields: &Map<String, Value>,
+    defaults: WalkForwardOptions,
+) -> Result<WalkForwardOptions, BridgeError> {
+    let days = |name, min| -> Result<Option<usize>, BridgeError> {
+        Ok(whole_number(fields, name, min, u32::MAX.into())?.map(to_usize))
+    };
+    Ok(WalkForwardOptions {
+        enabled: match option(fields, "walk_forward") {
+            None => defaults.enabled,
+            Some(value) => {
+                flag(value).ok_or_else(|| invalid("walk_forward", "true or false", value))?
+            }
+        },
+        mode: match option(fields, "walk_forward_mode") {
+            None => defaults.mode,
+            Some(Value::String(s)) => {
+                FoldMode::parse(s).map_err(|e| core_refusal("walk_forward_mode", e))?
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "walk_forward_mode",
+                    "\"anchored\" or \"rolling\"",
+                    other,
+                ));
+            }
+        },
+        train_days: days("walk_forward_train_days", MIN_TRAIN_DAYS as u64)?,
+        test_days: days("walk_forward_test_days", 1)?.unwrap_or(defaults.test_days),
+        folds: days("walk_forward_folds", 1)?.unwrap_or(defaults.folds),
     })
 }
 

@@ -290,6 +290,7 @@ fn job_options_from_extra_fields_reach_the_router() {
         penalty_weight: 0.0,
         aggregation: hop_core::Aggregation::Sum,
         ulta: true,
+        walk_forward: Default::default(),
     };
     let spec = router.state.spec("sweep").unwrap();
     assert_eq!(

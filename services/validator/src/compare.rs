@@ -12,6 +12,7 @@
 //!    (numbers). An entry on one side only is one mismatched field `size[k].GA` (the other side
 //!    reads `missing`).
 //! 3. **Summary**: `best_fitness` (number), `best_algorithm`, `best_size`, `seed` (exact).
+//! 4. **Walk-forward**, then 5. **selection statistics**: every field (see `validation`).
 //!
 //! Not compared: `job_id`, `side`, `engine`, `result_json` (its numbers are the ones above),
 //! `run_folder` and every `seconds`.
@@ -76,6 +77,8 @@ pub fn compare(blue: &JobResult, green: &JobResult, tolerance: Tolerance) -> Com
     );
     walk.exact(|| "best_size".into(), &blue.best_size, &green.best_size);
     walk.exact(|| "seed".into(), &blue.seed, &green.seed);
+    walk.walk_forward(blue.walk_forward.as_deref(), green.walk_forward.as_deref());
+    walk.selection(blue.selection.as_deref(), green.selection.as_deref());
     Comparison {
         matched: walk.mismatches.is_empty(),
         max_relative_difference: walk.max,
@@ -244,6 +247,8 @@ impl Display for PortfolioText<'_> {
         write!(f, "{:?}", self.0)
     }
 }
+
+mod validation;
 
 #[cfg(test)]
 mod tests;

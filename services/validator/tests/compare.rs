@@ -10,8 +10,9 @@ use tonic::Code;
 
 const JOB: &str = "job_12345_20250730_154500";
 
-/// 1 strategy count + 500 x 5 strategy metrics + 8 algorithms x 8 fields + 4 summary fields.
-const FIELDS: u32 = 1 + 500 * 5 + 8 * 8 + 4;
+/// 1 strategy count + 500 x 5 strategy metrics + 8 algorithms x 8 fields + 4 summary fields +
+/// the walk-forward (5 + 3 folds x 19) + the selection statistics (2 + 2 x 7 + 1).
+const FIELDS: u32 = 1 + 500 * 5 + 8 * 8 + 4 + (5 + 3 * 19) + 17;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn identical_results_match_with_no_difference() {

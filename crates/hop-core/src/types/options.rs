@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Algorithm;
+use super::{Algorithm, WalkForwardOptions};
 use crate::error::CoreError;
 
 /// How the portfolio's daily series is formed from its members.
@@ -118,6 +118,9 @@ pub struct JobOptions {
     pub aggregation: Aggregation,
     /// Invert strategies whose ROI is negative (ULTA).
     pub ulta: bool,
+    /// The out-of-sample validation run after the search.
+    #[serde(default)]
+    pub walk_forward: WalkForwardOptions,
 }
 
 /// The correlation penalty weight of the reference optimizer.
@@ -136,6 +139,7 @@ impl Default for JobOptions {
             penalty_weight: DEFAULT_PENALTY_WEIGHT,
             aggregation: Aggregation::Mean,
             ulta: false,
+            walk_forward: WalkForwardOptions::default(),
         }
     }
 }
@@ -183,7 +187,7 @@ impl JobOptions {
                 self.penalty_weight
             )));
         }
-        Ok(())
+        self.walk_forward.validate()
     }
 
     /// The evaluation budget of one algorithm for one size.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Algorithm, JobOptions};
+use super::{Algorithm, JobOptions, SelectionStats, WalkForward};
 
 /// Per-strategy metrics (SPEC 2.3), the columns of `strategy_metrics.csv`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -89,6 +89,12 @@ pub struct RunResult {
     pub inversions: Vec<Inversion>,
     /// The evaluator that computed the fitness values: `cpu`, `gpu`, ...
     pub evaluator: String,
+    /// The walk-forward validation (absent from results written before it existed).
+    #[serde(default)]
+    pub walk_forward: WalkForward,
+    /// PSR, DSR and the zero-drawdown flag of the best portfolio.
+    #[serde(default)]
+    pub selection: SelectionStats,
 }
 
 impl RunResult {

@@ -1,6 +1,9 @@
 //! The comparison rules on hand-made results.
 
-use hop_proto::v1::{AlgorithmSummary, JobResult, Side, StrategyMetrics};
+use hop_proto::v1::{
+    AlgorithmSummary, DayWindow, JobResult, SelectionStats, SharpeStats, Side, StrategyMetrics,
+    WalkForward, WalkForwardFold, WindowFigures,
+};
 
 use super::*;
 use crate::difference::{ABS_FLOOR, DEFAULT_TOLERANCE};
@@ -62,6 +65,8 @@ fn result() -> JobResult {
         result_json: "{}".into(),
         run_folder: "output/run_20250730_154500".into(),
         seconds: 12.5,
+        walk_forward: None,
+        selection: None,
     }
 }
 
@@ -301,4 +306,128 @@ fn the_reply_carries_the_comparison() {
     assert_eq!(reply.tolerance, DEFAULT_TOLERANCE);
     let stamp = reply.compared_at.unwrap();
     assert_eq!((stamp.seconds, stamp.nanos), (1_753_890_300, 123_000_000));
+}
+
+fn fold(i: u32) -> WalkForwardFold {
+    let window = |start: u32, end: u32| DayWindow {
+        start,
+        end,
+        first_date: format!("2024-01-{:02}", start + 1),
+        last_date: format!("2024-01-{end:02}"),
+    };
+    let figures = |x: f64| WindowFigures {
+        roi: 100.0 * x,
+        max_drawdown: 10.0 + x,
+        ratio: 100.0 * x / (10.0 + x),
+        win_rate: 0.5,
+    };
+    WalkForwardFold {
+        train: Some(window(0, 10 + i)),
+        test: Some(window(10 + i, 11 + i)),
+        algorithm: "SA".into(),
+        portfolio_size: 3,
+        portfolio: vec![0, 1, i],
+        fitness: 12.5,
+        zero_drawdown: false,
+        evaluations: 4000,
+        in_sample: Some(figures(2.0)),
+        out_of_sample: Some(figures(-1.0)),
+        random_median_roi: 3.25,
+        percentile_rank: 42.5,
+        equal_weight_roi: 1.5,
+    }
+}
+
+fn sharpe(x: f64) -> SharpeStats {
+    SharpeStats {
+        days: 36,
+        sharpe: x,
+        skewness: 0.25,
+        kurtosis: 3.5,
+        psr: 0.75,
+        sr0: 0.3,
+        dsr: 0.4,
+    }
+}
+
+/// [`result`] with two folds and the selection statistics.
+fn validated() -> JobResult {
+    JobResult {
+        walk_forward: Some(Box::new(WalkForward {
+            skipped: String::new(),
+            mode: "anchored".into(),
+            test_days: 1,
+            random_portfolios: 1000,
+            folds: vec![fold(0), fold(1)],
+        })),
+        selection: Some(Box::new(SelectionStats {
+            trials: 8000,
+            sharpe_variance: 0.01,
+            in_sample: Some(sharpe(0.5)),
+            out_of_sample: Some(sharpe(-0.1)),
+            zero_drawdown: true,
+        })),
+        ..result()
+    }
+}
+
+/// Per fold 2 windows + algorithm, size, portfolio, fitness, zero_drawdown, evaluations + 2 x 4
+/// figures + 3 baselines = 19; the walk-forward's own 5; selection: trials, variance, 2 x 7,
+/// zero_drawdown = 17.
+const VALIDATION_FIELDS: u32 = 5 + 2 * 19 + 17;
+
+#[test]
+fn walk_forward_and_selection_are_compared_field_by_field() {
+    let blue = validated();
+    let same = compare(&blue, &validated(), exact());
+    assert!(same.matched, "{:?}", same.mismatches);
+    assert_eq!(same.fields_compared, FIELDS + VALIDATION_FIELDS);
+
+    let mut green = validated();
+    let wf = green.walk_forward.as_mut().unwrap();
+    wf.folds[1].out_of_sample.as_mut().unwrap().roi += 1.0;
+    wf.folds[0].percentile_rank = 42.6;
+    wf.folds[1].portfolio = vec![0, 1, 2];
+    wf.folds[0].test.as_mut().unwrap().end = 12;
+    let selection = green.selection.as_mut().unwrap();
+    selection.zero_drawdown = false;
+    selection.out_of_sample.as_mut().unwrap().dsr = 0.41;
+    let c = compare(&blue, &green, default());
+    assert!(!c.matched);
+    assert_eq!(
+        fields(&c),
+        [
+            "walk_forward.fold[0].test",
+            "walk_forward.fold[0].percentile_rank",
+            "walk_forward.fold[1].portfolio",
+            "walk_forward.fold[1].out_of_sample.roi",
+            "selection.out_of_sample.dsr",
+            "selection.zero_drawdown",
+        ]
+    );
+    assert_eq!(c.mismatches[0].green, "10..12 2024-01-11..2024-01-11");
+}
+
+#[test]
+fn walk_forward_on_one_side_only_is_one_mismatch() {
+    let mut green = validated();
+    green.walk_forward = None;
+    green.selection.as_mut().unwrap().out_of_sample = None;
+    let c = compare(&validated(), &green, default());
+    assert_eq!(fields(&c), ["walk_forward", "selection.out_of_sample"]);
+    assert_eq!(
+        (
+            c.mismatches[0].blue.as_str(),
+            c.mismatches[0].green.as_str()
+        ),
+        ("present", "missing")
+    );
+    let mut fewer = validated();
+    fewer.walk_forward.as_mut().unwrap().folds.pop();
+    fewer.walk_forward.as_mut().unwrap().skipped = "turned off".into();
+    let c = compare(&validated(), &fewer, default());
+    assert_eq!(
+        fields(&c),
+        ["walk_forward.skipped", "walk_forward.fold_count"]
+    );
 }
