@@ -90,8 +90,10 @@ pub fn validate(
     let folds: Vec<Fold> = match &plans {
         Ok(plans) => {
             let equal_weight = equal_weight_series(matrix, options.aggregation);
+            // The folds are independent: they run side by side (each one's algorithms too), so
+            // both cores stay busy until the last fold's slowest algorithm ends.
             plans
-                .iter()
+                .par_iter()
                 .enumerate()
                 .map(|(i, p)| fold(matrix, problem, options, p, i as u64, &equal_weight))
                 .collect()
