@@ -110,7 +110,12 @@ mod tests {
         write_atomically(&target, b"ours").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"ours");
         for path in &theirs {
-            assert_eq!(std::fs::read(path).unwrap(), b"theirs", "{}", path.display());
+            assert_eq!(
+                std::fs::read(path).unwrap(),
+                b"theirs",
+                "{}",
+                path.display()
+            );
         }
     }
 }

@@ -73,7 +73,10 @@ async fn requests_spread_over_both_and_survive_one_stopping() {
     let (mut first, mut second) = (0, 0);
     let start = Instant::now();
     while first == 0 || second == 0 {
-        assert!(start.elapsed() < DEADLINE, "only {first} + {second} answers");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "only {first} + {second} answers"
+        );
         if who(&channel).await.expect("both servers answer") {
             first += 1;
         } else {
@@ -88,7 +91,10 @@ async fn requests_spread_over_both_and_survive_one_stopping() {
     let start = Instant::now();
     let mut in_a_row = 0;
     while in_a_row < 30 {
-        assert!(start.elapsed() < DEADLINE, "requests still fail or reach the stopped server");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "requests still fail or reach the stopped server"
+        );
         match who(&channel).await {
             Ok(false) => in_a_row += 1,
             Ok(true) => panic!("the stopped server answered"),
@@ -118,7 +124,10 @@ async fn tls_endpoints_verify_the_host_name_not_the_address() {
         .unwrap();
     let start = Instant::now();
     while let Err(e) = who(&named).await {
-        assert!(start.elapsed() < DEADLINE, "the certificate's name fails: {e}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the certificate's name fails: {e}"
+        );
     }
 
     // The certificate is valid for 127.0.0.1 too, so only the name can make this one fail.

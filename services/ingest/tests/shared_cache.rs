@@ -49,12 +49,18 @@ async fn a_dataset_imported_on_one_replica_is_served_by_the_other() {
     let (one, two) = tokio::join!(a.import(import(&small)), b.import(import(&small)));
     let (one, two) = (one.unwrap().into_inner(), two.unwrap().into_inner());
     assert_eq!(one.dataset_id, two.dataset_id);
-    let (from_first, _) = do_get(&mut first.flight().await, ticket(&one.dataset_id, None, None))
-        .await
-        .unwrap();
-    let (from_second, _) = do_get(&mut second.flight().await, ticket(&one.dataset_id, None, None))
-        .await
-        .unwrap();
+    let (from_first, _) = do_get(
+        &mut first.flight().await,
+        ticket(&one.dataset_id, None, None),
+    )
+    .await
+    .unwrap();
+    let (from_second, _) = do_get(
+        &mut second.flight().await,
+        ticket(&one.dataset_id, None, None),
+    )
+    .await
+    .unwrap();
     assert_bit_identical(&from_first, &from_second);
     assert_eq!(from_first.n_strategies(), 500);
 

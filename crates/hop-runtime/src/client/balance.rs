@@ -91,10 +91,12 @@ impl ClientSecurity {
     pub fn balanced_channel(&self, uri: &str) -> Result<ServiceChannel, Error> {
         let configured = self.endpoint(uri)?.uri().clone();
         let host = configured.host().unwrap_or_default();
-        let port = configured.port_u16().unwrap_or(match configured.scheme_str() {
-            Some("https") => 443,
-            _ => 80,
-        });
+        let port = configured
+            .port_u16()
+            .unwrap_or(match configured.scheme_str() {
+                Some("https") => 443,
+                _ => 80,
+            });
         if host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
             return self.lazy_channel(uri);
         }
