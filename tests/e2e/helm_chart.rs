@@ -9,7 +9,8 @@
 //! (`https://`). Issue 13: every service has mutual TLS (its Secret mounted, the config keys set,
 //! a cert-manager Certificate when an issuer is given), its callers' tokens, probes on the
 //! plaintext health port, and exactly one NetworkPolicy selecting it that lets gRPC in only from
-//! the callers the policy table allows.
+//! the callers the policy table allows. Several replicas: compute and legacy have a headless
+//! Service the router balances over; more than one ingest replica needs a shared cache claim.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -138,3 +138,14 @@ async fn tls_endpoints_verify_the_host_name_not_the_address() {
         .await
         .expect_err("a name the certificate lacks is refused");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_that_resolves_to_nothing_fails_calls_instead_of_holding_them() {
+    let channel = ClientSecurity::default()
+        .balanced_channel("http://no-such-host.invalid:50051")
+        .unwrap();
+    let answer = tokio::time::timeout(DEADLINE, who(&channel))
+        .await
+        .expect("the call ends");
+    assert!(answer.is_err(), "{answer:?}");
+}

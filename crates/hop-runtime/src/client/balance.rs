@@ -19,6 +19,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use tokio::sync::mpsc::Sender;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint, Error, Uri};
@@ -114,48 +115,61 @@ impl ClientSecurity {
     ) -> Result<ServiceChannel, Error> {
         let named = self.endpoint(uri)?;
         let (channel, changes) = Channel::balance_channel::<Target>(CHANGE_CAPACITY);
-        let security = self.clone();
-        tokio::spawn(async move {
-            let mut current = BTreeSet::new();
-            let mut ticks = tokio::time::interval(refresh);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    // The channel and all its clones are gone.
-                    () = changes.closed() => return,
-                }
-                let resolved = resolver.resolve().await;
-                if let Err(e) = &resolved {
-                    tracing::warn!(uri = %named.uri(), error = %e, "cannot resolve a balanced address");
-                }
-                let next = next_targets(&current, &resolved);
-                for gone in current.difference(&next) {
-                    if changes.send(Change::Remove(*gone)).await.is_err() {
-                        return;
-                    }
-                }
-                for new in next.difference(&current) {
-                    let endpoint = match new {
-                        Target::Unresolved => Ok(named.clone()),
-                        Target::Addr(addr) => security.endpoint_at(named.uri(), *addr),
-                    };
-                    match endpoint {
-                        Ok(endpoint) => {
-                            if changes.send(Change::Insert(*new, endpoint)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => tracing::warn!(?new, error = %e, "cannot build an endpoint"),
-                    }
-                }
-                if next != current {
-                    tracing::info!(uri = %named.uri(), endpoints = ?next, "balanced endpoints");
-                }
-                current = next;
-            }
-        });
+        tokio::spawn(self.clone().follow(named, resolver, refresh, changes));
         Ok(InterceptedService::new(channel, self.outgoing()))
+    }
+
+    /// Resolves every `refresh` and sends the balance the endpoints that came or went, until the
+    /// channel and all its clones are gone.
+    async fn follow(
+        self,
+        named: Endpoint,
+        resolver: impl Resolve,
+        refresh: Duration,
+        changes: Sender<Change<Target, Endpoint>>,
+    ) {
+        let mut current = BTreeSet::new();
+        let mut ticks = tokio::time::interval(refresh);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = changes.closed() => return,
+            }
+            let resolved = resolver.resolve().await;
+            if let Err(e) = &resolved {
+                tracing::warn!(uri = %named.uri(), error = %e, "cannot resolve a balanced address");
+            }
+            let next = next_targets(&current, &resolved);
+            if next == current {
+                continue;
+            }
+            for gone in current.difference(&next) {
+                if changes.send(Change::Remove(*gone)).await.is_err() {
+                    return;
+                }
+            }
+            let mut added = next.clone();
+            for new in next.difference(&current) {
+                let endpoint = match new {
+                    Target::Unresolved => named.clone(),
+                    Target::Addr(addr) => match self.endpoint_at(named.uri(), *addr) {
+                        Ok(endpoint) => endpoint,
+                        Err(e) => {
+                            // Left out of `current`, so tried again at the next refresh.
+                            tracing::warn!(%addr, error = %e, "cannot build an endpoint");
+                            added.remove(new);
+                            continue;
+                        }
+                    },
+                };
+                if changes.send(Change::Insert(*new, endpoint)).await.is_err() {
+                    return;
+                }
+            }
+            tracing::info!(uri = %named.uri(), endpoints = ?added, "balanced endpoints");
+            current = added;
+        }
     }
 
     /// The endpoint for one address of `named`: connects to `addr`, verifies the certificate
