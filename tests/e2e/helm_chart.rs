@@ -9,7 +9,8 @@
 //! (`https://`). Issue 13: every service has mutual TLS (its Secret mounted, the config keys set,
 //! a cert-manager Certificate when an issuer is given), its callers' tokens, probes on the
 //! plaintext health port, and exactly one NetworkPolicy selecting it that lets gRPC in only from
-//! the callers the policy table allows.
+//! the callers the policy table allows. Several replicas: compute and legacy have a headless
+//! Service the router balances over; more than one ingest replica needs a shared cache claim.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -228,11 +229,20 @@ fn check_workload(name: &str, deployment: &Deployment, rendered: &Rendered, char
         1,
         "{name}: PodDisruptionBudgets selecting its pods"
     );
-    let services = rendered
+    // One Service with a cluster IP each; the engines one headless Service more (balancing).
+    let (headless, clustered): (Vec<_>, Vec<_>) = rendered
         .services
         .values()
-        .filter(|s| selects(s.spec.as_ref().and_then(|s| s.selector.as_ref()), labels));
-    assert_eq!(services.count(), 1, "{name}: Services selecting its pods");
+        .filter_map(|s| s.spec.as_ref())
+        .filter(|s| selects(s.selector.as_ref(), labels))
+        .partition(|s| s.cluster_ip.as_deref() == Some("None"));
+    assert_eq!(clustered.len(), 1, "{name}: Services selecting its pods");
+    let balanced = matches!(workload, "compute" | "legacy");
+    assert_eq!(
+        headless.len(),
+        usize::from(balanced),
+        "{name}: headless Services selecting its pods"
+    );
     check_network_policy(name, labels, rendered);
 }
 
@@ -487,4 +497,87 @@ fn samba_and_a_chart_made_secret_render_for_every_stage() {
         );
         check_stage(&stage, &rendered, &chart_version(), &claim);
     }
+}
+
+/// The chart's `ingest.cache` in one stage: where the cache volume comes from (`None`: an
+/// emptyDir), and the claims the chart created.
+fn ingest_cache(python: &Path, values: &str) -> Result<(Option<String>, Vec<String>), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ingest.yaml");
+    std::fs::write(&file, values).expect("write values");
+    let out = dir.path().join("out");
+    let done = Command::new(python)
+        .arg(repo().join("helm/render.py"))
+        .args(["--stage", "dual", "--out"])
+        .arg(&out)
+        .arg("--values")
+        .arg(repo().join("helm/site.example.yaml"))
+        .arg("--values")
+        .arg(&file)
+        .output()
+        .expect("run render.py");
+    if !done.status.success() {
+        return Err(String::from_utf8_lossy(&done.stderr).into_owned());
+    }
+    let rendered = parse(&out.join("dual.yaml"));
+    let ingest = &rendered.deployments["hop-ingest"];
+    let cache = pod(ingest)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "cache")
+        .expect("a cache volume");
+    assert_eq!(
+        manifests::mount_path(ingest, "cache"),
+        service_configs::ingest_cache_dir(&rendered),
+        "the cache volume is mounted at cache_dir"
+    );
+    let claim = cache
+        .persistent_volume_claim
+        .as_ref()
+        .map(|c| c.claim_name.clone());
+    assert_eq!(
+        claim.is_none(),
+        cache.empty_dir.is_some(),
+        "a claim or an emptyDir"
+    );
+    let created = rendered
+        .claims
+        .iter()
+        .filter(|(_, c)| {
+            c.spec.as_ref().and_then(|s| s.access_modes.as_ref())
+                == Some(&vec!["ReadWriteMany".to_owned()])
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    Ok((claim, created))
+}
+
+#[test]
+fn several_ingest_replicas_share_one_cache_claim() {
+    let Some(python) = or_skip(python()) else {
+        return;
+    };
+    assert_eq!(ingest_cache(&python, "{}\n").unwrap(), (None, vec![]));
+    let refused = ingest_cache(&python, "ingest: {replicas: 2}\n").unwrap_err();
+    assert!(refused.contains("ingest.cache.existingClaim"), "{refused}");
+    assert_eq!(
+        ingest_cache(
+            &python,
+            "ingest: {replicas: 3, cache: {existingClaim: parquet-rwx}}\n"
+        )
+        .unwrap(),
+        (Some("parquet-rwx".to_owned()), vec![])
+    );
+    assert_eq!(
+        ingest_cache(
+            &python,
+            "ingest: {replicas: 2, cache: {create: true, storageClass: nfs}}\n"
+        )
+        .unwrap(),
+        (
+            Some("hop-ingest-cache".to_owned()),
+            vec!["hop-ingest-cache".to_owned()]
+        )
+    );
 }

@@ -26,6 +26,7 @@ const FILE: &str = r#"
 [common]
 log_filter = "debug"
 shutdown_grace = "3s"
+max_connection_age = "2m"
 data_dir = "/var/hop"
 
 [ingest]
@@ -69,6 +70,7 @@ fn file_overrides_defaults_and_service_section_overrides_common() {
     assert_eq!(loaded.common.listen, addr("127.0.0.1:7000"));
     assert_eq!(loaded.common.log_filter, "debug");
     assert_eq!(loaded.common.shutdown_grace, Duration::from_secs(3));
+    assert_eq!(loaded.common.max_connection_age, Duration::from_secs(120));
     assert_eq!(loaded.common.data_dir, PathBuf::from("/var/hop"));
     assert_eq!(loaded.common.log_format, LogFormat::Text); // default kept
     assert_eq!(loaded.own.workers, 2);

@@ -41,6 +41,14 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- printf "https://%s:%d" (include "hop.name" .) (int .root.Values.ports.grpc) -}}
 {{- end -}}
 
+{{/* The services whose callers balance over their pods: a headless Service `<name>-headless`
+each, named by the router's engine addresses and in their certificates. Space-separated. */}}
+{{- define "hop.balanced" -}}compute legacy{{- end -}}
+
+{{- define "hop.headlessUri" -}}
+{{- printf "https://%s-headless:%d" (include "hop.name" .) (int .root.Values.ports.grpc) -}}
+{{- end -}}
+
 {{- define "hop.secretName" -}}
 {{- default (printf "%s-secrets" (include "hop.prefix" .)) .Values.secrets.existingSecret -}}
 {{- end -}}
@@ -95,6 +103,7 @@ integer keys refuse those. Rewrites them to integers in place, in maps and lists
 {{- define "hop.cutoverDir" -}}/etc/hop/cutover{{- end -}}
 {{- define "hop.secretsDir" -}}/etc/hop/secrets{{- end -}}
 {{- define "hop.dataDir" -}}/var/lib/hop{{- end -}}
+{{- define "hop.cacheDir" -}}/var/cache/hop/parquet{{- end -}}
 {{- define "hop.tlsDir" -}}/etc/hop/tls{{- end -}}
 {{- define "hop.tokensDir" -}}/etc/hop/tokens{{- end -}}
 
@@ -138,7 +147,7 @@ hop_runtime::security::policy) and the one it sends. Space-separated.
 {{- end -}}
 {{- $own := dict -}}
 {{- if eq .name "ingest" -}}
-{{- $own = dict "input_root" (printf "%s/input" $v.share.mountPath) "cache_dir" (printf "%s/parquet" (include "hop.dataDir" .)) -}}
+{{- $own = dict "input_root" (printf "%s/input" $v.share.mountPath) "cache_dir" (include "hop.cacheDir" .) -}}
 {{- else if eq .name "compute" -}}
 {{- $own = dict "ingest" $uri.ingest "engine" $v.compute.engine -}}
 {{- else if eq .name "legacy" -}}
@@ -149,7 +158,9 @@ hop_runtime::security::policy) and the one it sends. Space-separated.
 {{- else if eq .name "router" -}}
 {{- $r := $v.router.rollback -}}
 {{- $cutover := dict "file" (printf "%s/cutover.toml" (include "hop.cutoverDir" .)) "window" (int $r.window) "min_samples" (int $r.minSamples) "max_error_rate" (float64 $r.maxErrorRate) "max_runtime" $r.maxRuntime "max_relative_difference" (float64 $r.maxRelativeDifference) -}}
-{{- $own = dict "blue" $uri.legacy "green" $uri.compute "validator" $uri.validator "cutover" $cutover -}}
+{{- $blue := include "hop.headlessUri" (dict "root" $root "name" "legacy") -}}
+{{- $green := include "hop.headlessUri" (dict "root" $root "name" "compute") -}}
+{{- $own = dict "blue" $blue "green" $green "validator" $uri.validator "cutover" $cutover -}}
 {{- else if eq .name "bridge" -}}
 {{- $own = dict "share" $v.share.mountPath "router" $uri.router "csv_root" (printf "%s/input" $v.share.mountPath) "unc_prefixes" $v.share.uncPrefixes -}}
 {{- end -}}
@@ -167,6 +178,9 @@ hop_runtime::security::policy) and the one it sends. Space-separated.
 {{- with $v.common.otlpEndpoint -}}
 {{- $_ := set $common "otlp_endpoint" . -}}
 {{- end -}}
+{{- with (get $v .name).maxConnectionAge -}}
+{{- $_ := set $common "max_connection_age" . -}}
+{{- end -}}
 {{- $tls := include "hop.tlsDir" . -}}
 {{- $tokens := include "hop.tokensDir" . -}}
 {{- $_ := set $common "health_listen" (printf "0.0.0.0:%d" (int $v.ports.health)) -}}
@@ -181,4 +195,18 @@ hop_runtime::security::policy) and the one it sends. Space-separated.
 {{- include "hop.ownConfig" (dict "root" .root "name" .name "out" $own) -}}
 # {{ include "hop.name" . }}: read through HOP_CONFIG. [common] for every service, [{{ .name }}] its own keys.
 {{ toToml (dict "common" $common .name $own) }}
+{{- end -}}
+
+{{/* The claim of ingest's shared Parquet cache (empty: an emptyDir per pod); fails when several
+ingest replicas would each have their own. */}}
+{{- define "hop.ingestCacheClaim" -}}
+{{- $c := .Values.ingest.cache -}}
+{{- $claim := $c.existingClaim -}}
+{{- if and (not $claim) $c.create -}}
+{{- $claim = printf "%s-ingest-cache" (include "hop.prefix" .) -}}
+{{- end -}}
+{{- if and (gt (int .Values.ingest.replicas) 1) (not $claim) -}}
+{{- fail "ingest.replicas > 1 needs a shared cache: set ingest.cache.existingClaim (a ReadWriteMany claim) or ingest.cache.create=true, or a replica answers DATASET_NOT_FOUND for what another imported" -}}
+{{- end -}}
+{{- $claim -}}
 {{- end -}}

@@ -12,9 +12,10 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 pub struct RouterConfig {
     /// gRPC address of the blue engine (`hop-legacy`), e.g. `http://127.0.0.1:50053`. Jobs routed
-    /// to blue fail with `ENGINE_UNAVAILABLE` while it is unset.
+    /// to blue fail with `ENGINE_UNAVAILABLE` while it is unset. A host name is balanced over
+    /// every address it resolves to (the replicas behind a headless Service).
     pub blue: Option<String>,
-    /// gRPC address of the green engine (`hop-compute`).
+    /// gRPC address of the green engine (`hop-compute`), balanced the same way.
     pub green: Option<String>,
     /// gRPC address of the validator (`hop-validator`). Without one, no shadow runs: dual and
     /// weighted stages only route.

@@ -1,6 +1,9 @@
 //! [`GrpcEngines`]: the [`EngineRunner`] over `hop.v1.Engine` — blue (`hop-legacy`) and green
 //! (`hop-compute`) at their configured addresses.
 //!
+//! - An address whose host is a name is balanced request by request over every address the name
+//!   resolves to (`hop_runtime::client::balance`: a headless Service's replicas); each run, and
+//!   each re-run below, goes to one replica.
 //! - An engine that cannot be reached is retried with backoff for `engine_retry`, then the run
 //!   fails with `UNAVAILABLE` (a side with no engine configured fails at once with
 //!   `ENGINE_UNAVAILABLE`).
@@ -31,14 +34,14 @@ pub struct GrpcEngines {
 }
 
 impl GrpcEngines {
-    /// Channels (connected on first use) to the configured engines; a malformed address is
-    /// refused here.
+    /// Channels (connected on first use, balanced over the replicas behind a host name) to the
+    /// configured engines; a malformed address is refused here.
     pub fn new(config: &RouterConfig) -> Result<Self, RouterError> {
         let channel = |key: &str, address: &Option<String>| {
             address
                 .as_ref()
                 .map(|uri| {
-                    hop_runtime::client::lazy_channel(uri)
+                    hop_runtime::client::balanced_channel(uri)
                         .map(|channel| (uri.clone(), channel))
                         .map_err(|e| {
                             RouterError::InvalidRequest(format!(

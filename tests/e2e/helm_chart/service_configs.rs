@@ -107,8 +107,21 @@ pub(crate) fn check_service_configs(rendered: &Rendered) {
             let loaded = load_config::<hop_router::config::RouterConfig>(rendered, "router");
             let own = &loaded.own;
             own.validate().expect("router settings");
-            check_uri(rendered, own.blue.as_deref(), "legacy");
-            check_uri(rendered, own.green.as_deref(), "compute");
+            // The engines through their headless Services: balanced over the replicas.
+            for (uri, engine) in [(&own.blue, "legacy"), (&own.green, "compute")] {
+                check_uri(rendered, uri.as_deref(), engine);
+                let headless = format!("hop-{engine}-headless");
+                assert!(
+                    uri.as_deref()
+                        .is_some_and(|u| u.starts_with(&format!("https://{headless}:"))),
+                    "router -> {engine}: {uri:?}"
+                );
+                let cluster_ip = rendered.services[&headless]
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.cluster_ip.as_deref());
+                assert_eq!(cluster_ip, Some("None"), "{headless} is headless");
+            }
             check_uri(rendered, own.validator.as_deref(), "validator");
             let file = own.cutover.file.as_ref().expect("cutover.file");
             assert_eq!(
@@ -250,4 +263,14 @@ fn check_security(
         .unwrap_or_else(|| panic!("{service}: health_listen unset"));
     let container = &pod(deployment).containers[0];
     assert_eq!(i32::from(health.port()), port(container, "health"));
+}
+
+/// Ingest's cache folder, as its pod's config file sets it.
+pub(crate) fn ingest_cache_dir(rendered: &Rendered) -> String {
+    let loaded = load_config::<hop_ingest::config::IngestConfig>(rendered, "ingest");
+    loaded
+        .own
+        .cache_dir(&loaded.common.data_dir)
+        .display()
+        .to_string()
 }

@@ -48,6 +48,14 @@ pub struct ServiceConfig {
     /// How long in-flight requests may run once shutdown starts.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// How long the server keeps one client connection (`0s`, the default: no limit): then it
+    /// asks the client (HTTP/2 GOAWAY) to open a new one for its next calls, while calls in
+    /// flight (a job's event stream) run to their end, so that clients balanced over several
+    /// replicas spread onto replicas added later. A call sent just as the old connection closes
+    /// fails with `CANCELLED` and is safe to send again (it never reached the server): set it
+    /// only where the callers retry that (the engines: the router does).
+    #[serde(with = "duration")]
+    pub max_connection_age: Duration,
     /// Where the service keeps its files.
     pub data_dir: PathBuf,
     /// This service's TLS certificate chain (PEM). With `tls_key` and `tls_ca`: the server
@@ -86,6 +94,7 @@ impl ServiceConfig {
         "log_filter",
         "log_format",
         "shutdown_grace",
+        "max_connection_age",
         "data_dir",
         "tls_cert",
         "tls_key",
@@ -107,6 +116,7 @@ impl Default for ServiceConfig {
             log_filter: "info".into(),
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
+            max_connection_age: Duration::ZERO,
             data_dir: PathBuf::from("data"),
             tls_cert: None,
             tls_key: None,

@@ -1,6 +1,7 @@
 //! [`serve_grpc`]: a tonic server on the configured address with `grpc.health.v1`, reflection
 //! (v1 and v1alpha) and graceful shutdown, behind mutual TLS (when configured) and the caller
-//! check of [`crate::security`] on every request.
+//! check of [`crate::security`] on every request. Connections older than `max_connection_age` are
+//! asked to reconnect (their calls in flight finish), so balanced clients re-spread.
 
 mod abortable_io;
 
@@ -164,6 +165,9 @@ pub async fn serve_grpc(
         .map(move |conn| conn.map(|s| AbortableStream::new(s, abort_connections.clone())));
     let stop_signal = stop.clone();
     let mut builder = tonic::transport::Server::builder();
+    if !config.max_connection_age.is_zero() {
+        builder = builder.max_connection_age(config.max_connection_age);
+    }
     if let Some(tls_config) = security.tls {
         builder = builder
             .tls_config(tls_config)

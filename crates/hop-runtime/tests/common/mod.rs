@@ -1,5 +1,7 @@
 //! A tiny `hop.v1.Engine` whose `Describe` takes a while, and a server starter.
 
+#![allow(dead_code, reason = "each test file uses a part")]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,18 +38,26 @@ impl Engine for SlowEngine {
 
 /// Starts a server with a [`SlowEngine`] on 127.0.0.1:0.
 pub async fn start(delay: Duration, grace: Duration) -> (BoundServer, Shutdown, Arc<Notify>) {
+    let config = ServiceConfig {
+        shutdown_grace: grace,
+        ..ServiceConfig::default()
+    };
+    start_with(delay, &config).await
+}
+
+/// Starts a server with a [`SlowEngine`] and `config`.
+pub async fn start_with(
+    delay: Duration,
+    config: &ServiceConfig,
+) -> (BoundServer, Shutdown, Arc<Notify>) {
     let started = Arc::new(Notify::new());
     let engine = SlowEngine {
         delay,
         started: started.clone(),
     };
-    let config = ServiceConfig {
-        shutdown_grace: grace,
-        ..ServiceConfig::default()
-    };
     let shutdown = Shutdown::new();
     let services = GrpcServices::new().add_service(EngineServer::new(engine));
-    let server = serve_grpc(services, &config, shutdown.clone())
+    let server = serve_grpc(services, config, shutdown.clone())
         .await
         .expect("server starts");
     (server, shutdown, started)

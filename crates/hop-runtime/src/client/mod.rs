@@ -9,7 +9,11 @@
 //! bearer token; with TLS configured every connection is mutual TLS (an `http://` address is
 //! taken as `https://`). A service installs its [`ClientSecurity`] once at start
 //! ([`crate::service_main`] does, from `tls_cert`, `tls_key`, `tls_ca` and `token_file`);
-//! [`endpoint`], [`lazy_channel`] and [`connect`] use the installed one.
+//! [`endpoint`], [`lazy_channel`], [`balanced_channel`] and [`connect`] use the installed one.
+//!
+//! [`balance`]: a channel over every replica behind one host name (a headless Service).
+
+pub mod balance;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -130,6 +134,11 @@ pub fn endpoint(uri: &str) -> Result<Endpoint, Error> {
 /// [`ClientSecurity::lazy_channel`] of the installed security.
 pub fn lazy_channel(uri: &str) -> Result<ServiceChannel, Error> {
     ClientSecurity::installed().lazy_channel(uri)
+}
+
+/// [`ClientSecurity::balanced_channel`] of the installed security.
+pub fn balanced_channel(uri: &str) -> Result<ServiceChannel, Error> {
+    ClientSecurity::installed().balanced_channel(uri)
 }
 
 /// [`ClientSecurity::connect`] of the installed security.
