@@ -278,8 +278,14 @@ fn check_file(name: &str, bytes: &[u8]) -> Result<(), String> {
             let tail = &bytes[bytes.len().saturating_sub(22 + 65_535)..];
             bytes.starts_with(b"PK\x03\x04") && tail.windows(4).any(|w| w == b"PK\x05\x06")
         }
-        "csv" => std::str::from_utf8(bytes)
-            .is_ok_and(|t| t.starts_with(",ROI,Max Drawdown") && t.lines().count() > 1),
+        "csv" => std::str::from_utf8(bytes).is_ok_and(|t| {
+            let header = if name == "walk_forward.csv" {
+                "fold,train_start,"
+            } else {
+                ",ROI,Max Drawdown"
+            };
+            t.starts_with(header) && t.lines().count() > 1
+        }),
         "json" => true,
         _ => std::str::from_utf8(bytes).is_ok_and(|t| name == "error_log.txt" || !t.is_empty()),
     };
