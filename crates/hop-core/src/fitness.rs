@@ -318,13 +318,15 @@ impl Problem {
                 gains += if p > 0.0 { p } else { 0.0 };
                 negative += if p < 0.0 { p } else { 0.0 };
             }
-            if let Some(tail) = tail.as_mut() {
+            if MODE == TAIL
+                && let Some(tail) = tail.as_mut()
+            {
                 tail.offer(peak - equity);
             }
         }
         let days = self.t as f64;
         // One average day's move, the robust metrics' floor under the risk measure.
-        let mean_move = (gains - negative) / days;
+        let mean_move = || (gains - negative) / days;
         let base = match self.spec.metric {
             Metric::Ratio => ratio(equity, mdd),
             Metric::Roi => equity,
@@ -350,10 +352,10 @@ impl Problem {
                 };
                 w * avg_win - (1.0 - w) * avg_loss
             }
-            Metric::RatioFloor => floored_ratio(equity, mdd, mean_move),
+            Metric::RatioFloor => floored_ratio(equity, mdd, mean_move()),
             Metric::Cdar => {
                 let cdar = tail.as_ref().map_or(0.0, WorstValues::mean);
-                floored_ratio(equity, cdar, mean_move)
+                floored_ratio(equity, cdar, mean_move())
             }
         };
         if !PENALTY {
