@@ -310,24 +310,14 @@ async fn every_service_wants_a_certificate_and_a_token_of_an_allowed_kind() {
     );
     let bridge_token = setup.token(CallerKind::Bridge);
     if let Ok(channel) = setup.anonymous_tls(&bridge, &bridge_token).await {
-        let outcome = code(
-            HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await,
-        );
         assert!(
-            outcome.is_err(),
+            health(channel).await.is_err(),
             "the bridge answered a caller without a certificate"
         );
     }
     if let Ok(channel) = setup.channel(&setup.other, &bridge, None).await {
-        let outcome = code(
-            HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await,
-        );
         assert!(
-            outcome.is_err(),
+            health(channel).await.is_err(),
             "the bridge answered a certificate of another CA"
         );
     }
@@ -335,12 +325,16 @@ async fn every_service_wants_a_certificate_and_a_token_of_an_allowed_kind() {
         .channel(&setup.pki, &bridge, None)
         .await
         .expect("connects");
+    health(channel).await.expect("bridge health");
+}
+
+/// One `grpc.health.v1` check over `channel`.
+async fn health(channel: ServiceChannel) -> Outcome {
     code(
         HealthClient::new(channel)
             .check(HealthCheckRequest::default())
             .await,
     )
-    .expect("bridge health");
 }
 
 #[test]
