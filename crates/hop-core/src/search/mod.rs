@@ -46,8 +46,10 @@ pub fn run(
         ctx.evaluate(&all);
         return ctx.finish();
     }
-    if let Some(share) = algorithm.exploration_share() {
-        // The algorithm's own method on its share, then the swap local search on the rest.
+    // A whole-portfolio algorithm runs its own method on its share, the swap local search on
+    // the rest; the others run their own method on the whole budget.
+    let share = algorithm.exploration_share();
+    if let Some(share) = share {
         ctx.limit_to(share.of(budget));
     }
     match algorithm {
@@ -60,7 +62,9 @@ pub fn run(
         Algorithm::Bo => surrogate::run(&mut ctx),
         Algorithm::Rs => random_search::run(&mut ctx),
     }
-    ctx.unlimit();
-    polish::climb(&mut ctx);
+    if share.is_some() {
+        ctx.unlimit();
+        polish::climb(&mut ctx);
+    }
     ctx.finish()
 }
