@@ -499,11 +499,10 @@ fn samba_and_a_chart_made_secret_render_for_every_stage() {
     }
 }
 
-/// The chart's `ingest.cache` in one stage: where the cache volume comes from (`None`: an
-/// emptyDir), and the claims the chart created.
-fn ingest_cache(python: &Path, values: &str) -> Result<(Option<String>, Vec<String>), String> {
+/// The `dual` stage rendered over the site file and `values` (YAML); `Err`: render.py's message.
+fn render_dual(python: &Path, values: &str) -> Result<Rendered, String> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("ingest.yaml");
+    let file = dir.path().join("values.yaml");
     std::fs::write(&file, values).expect("write values");
     let out = dir.path().join("out");
     let done = Command::new(python)
@@ -519,7 +518,13 @@ fn ingest_cache(python: &Path, values: &str) -> Result<(Option<String>, Vec<Stri
     if !done.status.success() {
         return Err(String::from_utf8_lossy(&done.stderr).into_owned());
     }
-    let rendered = parse(&out.join("dual.yaml"));
+    Ok(parse(&out.join("dual.yaml")))
+}
+
+/// The chart's `ingest.cache` in one stage: where the cache volume comes from (`None`: an
+/// emptyDir), and the claims the chart created.
+fn ingest_cache(python: &Path, values: &str) -> Result<(Option<String>, Vec<String>), String> {
+    let rendered = render_dual(python, values)?;
     let ingest = &rendered.deployments["hop-ingest"];
     let cache = pod(ingest)
         .volumes
@@ -579,5 +584,67 @@ fn several_ingest_replicas_share_one_cache_claim() {
             Some("hop-ingest-cache".to_owned()),
             vec!["hop-ingest-cache".to_owned()]
         )
+    );
+}
+
+#[test]
+fn router_replicas_share_one_postgres_store() {
+    let Some(python) = or_skip(python()) else {
+        return;
+    };
+    let Err(refused) = render_dual(&python, "router: {replicas: 2}\n") else {
+        panic!("two routers without router.postgres must be refused");
+    };
+    assert!(refused.contains("router.postgres"), "{refused}");
+    let single = render_dual(&python, "{}\n").unwrap();
+    assert!(
+        single.claims.contains_key("hop-router-data"),
+        "SQLite claim"
+    );
+    assert_eq!(service_configs::router_store(&single), (None, None));
+
+    let url = "postgresql://hop@pg.db.svc:5432/hop";
+    let values = format!(
+        "router: {{replicas: 2, postgres: \"{url}\"}}\n\
+         secrets: {{existingSecret: \"\", postgresPassword: pg-s3cret}}\n"
+    );
+    let rendered = render_dual(&python, &values).unwrap();
+    let router = &rendered.deployments["hop-router"];
+    let spec = router.spec.as_ref().expect("spec");
+    assert_eq!(spec.replicas, Some(2));
+    let strategy = spec.strategy.as_ref().expect("a strategy");
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    let rolling = strategy.rolling_update.as_ref().expect("rollingUpdate");
+    assert_eq!(
+        rolling.max_unavailable,
+        Some(IntOrString::Int(0)),
+        "a rolling update never lowers the serving replicas"
+    );
+    assert!(
+        !rendered.claims.contains_key("hop-router-data"),
+        "no SQLite claim"
+    );
+    let data = pod(router)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "data")
+        .expect("data volume");
+    assert!(data.empty_dir.is_some(), "{data:?}");
+    let (postgres, password_file) = service_configs::router_store(&rendered);
+    assert_eq!(postgres.as_deref(), Some(url));
+    let password_file = password_file.expect("postgres_password_file");
+    assert_eq!(
+        password_file.parent().and_then(Path::to_str),
+        Some(manifests::mount_path(router, "secrets")),
+        "the password file is in the mounted Secret"
+    );
+    let secret = rendered.secrets["hop-secrets"]
+        .data
+        .as_ref()
+        .expect("secret data");
+    assert_eq!(
+        secret.get("postgres-password").map(|b| b.0.as_slice()),
+        Some(&b"pg-s3cret"[..])
     );
 }

@@ -117,6 +117,12 @@ pub trait Evaluator: Send + Sync {
         let _ = (chains, parents);
         self.evaluate(k, members, out);
     }
+
+    /// Whether whoever asked for the search went away: the search then ends after the batch in
+    /// hand, as if its budget were spent (checked after every batch; never, by default).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// The reference evaluator: full recompute for batches, O(T) incremental for swaps. Single-threaded

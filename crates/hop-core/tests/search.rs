@@ -232,15 +232,27 @@ fn default_budgets_reach_fitness_170_on_the_fixture() {
 }
 
 /// The CPU evaluator, counting whole-portfolio and single-swap evaluations apart and keeping the
-/// best fitness of the whole portfolios.
+/// best fitness of the whole portfolios; it says it was stopped once `stop_after` evaluations
+/// were made.
 struct Counting<'a> {
     cpu: CpuEvaluator<'a>,
     whole: AtomicU64,
     swaps: AtomicU64,
     best_whole: Mutex<f64>,
+    stop_after: u64,
 }
 
-impl Counting<'_> {
+impl<'a> Counting<'a> {
+    fn new(problem: &'a Problem, stop_after: u64) -> Self {
+        Self {
+            cpu: CpuEvaluator::new(problem),
+            whole: AtomicU64::new(0),
+            swaps: AtomicU64::new(0),
+            best_whole: Mutex::new(f64::NEG_INFINITY),
+            stop_after,
+        }
+    }
+
     fn saw_whole(&self, out: &[f64]) {
         self.whole.fetch_add(out.len() as u64, Ordering::Relaxed);
         let mut best = self.best_whole.lock().unwrap();
@@ -278,6 +290,33 @@ impl Evaluator for Counting<'_> {
         self.swaps.fetch_add(out.len() as u64, Ordering::Relaxed);
         self.cpu.evaluate_swaps(chains, moves, out);
     }
+
+    fn stopped(&self) -> bool {
+        self.whole.load(Ordering::Relaxed) + self.swaps.load(Ordering::Relaxed) >= self.stop_after
+    }
+}
+
+/// A search whose evaluator says it was stopped (the engine's client went away) ends after the
+/// batch in hand, in the exploration phase or in the local search, with a valid portfolio.
+#[test]
+fn a_stopped_search_ends_early() {
+    let m = hop_core::fixtures::matrix("sensex_500x82.csv");
+    let options = JobOptions::with_size(20);
+    let prepared = Prepared::new(m, &options, None).unwrap();
+    let budget = 1_000_000;
+    for algorithm in Algorithm::ALL {
+        for stop_after in [500, 20_000] {
+            let counting = Counting::new(&prepared.problem, stop_after);
+            let outcome = search::run(algorithm, &counting, 20, budget, 7, &|_| {});
+            let made = counting.whole.into_inner() + counting.swaps.into_inner();
+            assert_eq!(outcome.evaluations, made, "{algorithm}");
+            assert!(
+                (stop_after..stop_after + 5_000).contains(&made),
+                "{algorithm} stopped at {stop_after} made {made} evaluations"
+            );
+            assert_eq!(outcome.portfolio.len(), 20, "{algorithm}");
+        }
+    }
 }
 
 /// The whole-portfolio algorithms spend exactly their exploration share (1/16) on whole
@@ -290,12 +329,7 @@ fn whole_portfolio_algorithms_finish_with_the_swap_local_search() {
     let prepared = Prepared::new(m, &options, None).unwrap();
     let budget = 16_000;
     for algorithm in Algorithm::ALL {
-        let counting = Counting {
-            cpu: CpuEvaluator::new(&prepared.problem),
-            whole: AtomicU64::new(0),
-            swaps: AtomicU64::new(0),
-            best_whole: Mutex::new(f64::NEG_INFINITY),
-        };
+        let counting = Counting::new(&prepared.problem, u64::MAX);
         let outcome = search::run(algorithm, &counting, 20, budget, 7, &|_| {});
         let best_whole = *counting.best_whole.lock().unwrap();
         let (whole, swaps) = (counting.whole.into_inner(), counting.swaps.into_inner());

@@ -8,7 +8,7 @@ use futures::Stream;
 use hop_contract::{ResultSource, options_from_proto, progress_event, result_to_proto};
 use hop_core::JobOptions;
 use hop_core::eval::{CpuEvaluator, Evaluator};
-use hop_core::run::{JobProgress, Prepared, run_search};
+use hop_core::run::{JobProgress, Prepared, search_only, validate};
 use hop_proto::FailureCode;
 use hop_proto::v1::engine_server::Engine;
 use hop_proto::v1::job_event::{Event, Failed, Finished, Started};
@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::JobError;
+use crate::cancellable::Cancellable;
 use crate::emitter::Emitter;
 use crate::throttle::Throttle;
 
@@ -240,7 +241,7 @@ fn search<B: EngineBackend>(
     options: &JobOptions,
     emitter: &Emitter,
 ) -> Result<hop_core::RunResult, JobError> {
-    let eval = backend.evaluator(prepared, options)?;
+    let eval = Cancellable::new(backend.evaluator(prepared, options)?, emitter);
     let throttle = Throttle::new(options);
     let progress = |p: JobProgress| {
         if emitter.closed() {
@@ -250,5 +251,11 @@ fn search<B: EngineBackend>(
             emitter.try_send(progress_event(emitter.job_id(), &p, percent));
         });
     };
-    Ok(run_search(prepared, options, &*eval, &progress))
+    let mut run = search_only(prepared, options, &eval, &progress);
+    // The walk-forward re-runs the search on each fold: not for a client that left.
+    if emitter.closed() {
+        return Err(cancelled());
+    }
+    validate(prepared, &mut run);
+    Ok(run)
 }

@@ -60,6 +60,24 @@ impl ServiceProcess {
         format!("http://{}", self.grpc)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The CPU time (user and system) the process has used so far, from `/proc` (Linux).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .expect("/proc/<pid>/stat of a running service");
+        // After the command name (in parentheses, possibly with spaces): utime and stime are the
+        // 12th and 13th fields, in clock ticks (100 per second on Linux).
+        let fields: Vec<u64> = stat[stat.rfind(')').expect("(comm)") + 2..]
+            .split(' ')
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        Duration::from_millis((fields[11] + fields[12]) * 10)
+    }
+
     pub async fn channel(&self) -> Channel {
         tonic::transport::Endpoint::from_shared(self.uri())
             .expect("a valid URI")

@@ -149,3 +149,25 @@ async fn a_name_that_resolves_to_nothing_fails_calls_instead_of_holding_them() {
         .expect("the call ends");
     assert!(answer.is_err(), "{answer:?}");
 }
+
+/// A comma-separated address (replicas on one host) balances over every address listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listed_address_reaches_every_replica() {
+    let (a, _stop_a) = start(true, ServiceConfig::default()).await;
+    let (b, _stop_b) = start(false, ServiceConfig::default()).await;
+    let uri = format!("http://{}, http://{}", a.local_addr, b.local_addr);
+    let channel = ClientSecurity::default().balanced_channel(&uri).unwrap();
+    let (mut first, mut second) = (0, 0);
+    let start = Instant::now();
+    while first == 0 || second == 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "only {first} + {second} answers"
+        );
+        if who(&channel).await.expect("both servers answer") {
+            first += 1;
+        } else {
+            second += 1;
+        }
+    }
+}

@@ -53,6 +53,15 @@ each, named by the router's engine addresses and in their certificates. Space-se
 {{- default (printf "%s-secrets" (include "hop.prefix" .)) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{/* "true" when the router replicas share a PostgreSQL store; fails when several replicas would
+each have their own SQLite file. */}}
+{{- define "hop.routerShared" -}}
+{{- if .Values.router.postgres -}}true
+{{- else if gt (int .Values.router.replicas) 1 -}}
+{{- fail "router.replicas > 1 needs router.postgres (a PostgreSQL connection string): without it each replica would keep its own SQLite job store" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* "true" when the legacy service talks to a real HeavyDB. */}}
 {{- define "hop.heavydb" -}}
 {{- if hasPrefix "heavydb://" .Values.legacy.backend -}}true{{- end -}}
@@ -161,6 +170,10 @@ hop_runtime::security::policy) and the one it sends. Space-separated.
 {{- $blue := include "hop.headlessUri" (dict "root" $root "name" "legacy") -}}
 {{- $green := include "hop.headlessUri" (dict "root" $root "name" "compute") -}}
 {{- $own = dict "blue" $blue "green" $green "validator" $uri.validator "cutover" $cutover -}}
+{{- if include "hop.routerShared" $root -}}
+{{- $_ := set $own "postgres" $v.router.postgres -}}
+{{- $_ := set $own "postgres_password_file" (printf "%s/postgres-password" (include "hop.secretsDir" .)) -}}
+{{- end -}}
 {{- else if eq .name "bridge" -}}
 {{- $own = dict "share" $v.share.mountPath "router" $uri.router "csv_root" (printf "%s/input" $v.share.mountPath) "unc_prefixes" $v.share.uncPrefixes -}}
 {{- end -}}

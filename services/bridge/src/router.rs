@@ -40,9 +40,10 @@ pub struct Router {
 }
 
 impl Router {
-    /// A client for `uri`; nothing is connected until the first call.
+    /// A client for `uri` (balanced over every router replica its name resolves to, or over a
+    /// comma-separated list); nothing is connected until the first call.
     pub fn new(uri: &str) -> Result<Self, BridgeError> {
-        let channel = hop_runtime::client::lazy_channel(uri)
+        let channel = hop_runtime::client::balanced_channel(uri)
             .map_err(|e| BridgeError::Config(format!("router URI {uri:?} is not usable: {e}")))?;
         let client = JobsClient::new(channel)
             .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)

@@ -4,13 +4,16 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{Server, auto_engine, kinds};
+use futures::StreamExt;
 use hop_core::eval::CpuEvaluator;
 use hop_core::run::{Prepared, run_search};
 use hop_core::{JobOptions, RunResult};
 use hop_proto::v1::job_event::Event;
 use hop_proto::v1::job_spec::Input;
-use hop_proto::v1::{JobEvent, JobResult, JobSpec, Side};
+use hop_proto::v1::{JobEvent, JobResult, JobSpec, RunRequest, Side};
 
 const FIXTURE: &str = "sensex_500x82.csv";
 const BUDGET: u64 = 2000;
@@ -135,4 +138,60 @@ async fn local_parse_without_ingest() {
     let compute = Server::compute(&[]);
     let events = compute.run(spec("local", Input::CsvPath(csv()))).await;
     assert_matches(&finished("local", &events), &expected());
+}
+
+/// A client that goes away mid-search frees the engine at once: the search stops after the batch
+/// in hand (its budget here would keep a core busy for many minutes) and the job counts as
+/// cancelled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_stream_stops_the_search() {
+    let compute = Server::compute(&[]);
+    let mut endless = spec("dropped", Input::CsvPath(csv()));
+    endless.options.as_mut().expect("options").budget = Some(5_000_000_000);
+    let mut stream = compute
+        .engine()
+        .await
+        .run(RunRequest {
+            spec: Some(endless),
+        })
+        .await
+        .expect("Run is accepted")
+        .into_inner();
+    // Started, then two seconds of CPU: the search is running.
+    while let Some(event) = stream.next().await {
+        if matches!(event.expect("event").event, Some(Event::Started(_))) {
+            break;
+        }
+    }
+    let before = compute.cpu_time();
+    let waiting = Instant::now();
+    while compute.cpu_time() < before + Duration::from_secs(2) {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the search never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stream);
+    let dropped = Instant::now();
+    loop {
+        let metrics = hop_runtime::testing::scrape_metrics(compute.metrics).await;
+        let cancelled = metrics.lines().any(|line| {
+            line.starts_with("hop_engine_jobs_total{")
+                && line.contains("outcome=\"cancelled\"")
+                && line.ends_with(" 1")
+        });
+        if cancelled {
+            break;
+        }
+        assert!(
+            dropped.elapsed() < Duration::from_secs(20),
+            "the search went on after its client left:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "the search stopped {:?} after its client left",
+        dropped.elapsed()
+    );
 }

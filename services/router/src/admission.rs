@@ -4,10 +4,12 @@
 //!   and started. A job's identity is its id *and* its spec's hash ([`crate::record::spec_hash`]):
 //!   the same id with the same spec is the same job (its record, `duplicate`, never a second run);
 //!   the same id with another input or other options is refused with a sentence for the analyst.
-//! - **Resume**: every job the store holds as queued or running is started again on the side it
-//!   was routed to — at most `max_starts` times in all, so a job that keeps taking its router down
-//!   ends as failed (`ATTEMPTS_EXHAUSTED`) instead of crash-looping; and every succeeded job whose
-//!   shadow comparison was interrupted is compared again.
+//! - **Claim** ([`Admission::claim`]): the unfinished jobs whose lease expired (their replica
+//!   stopped or was cut off; at start-up also this replica's own earlier run's) are leased to this
+//!   replica and started again on the side they were routed to — at most `max_starts` times in
+//!   all, so a job that keeps taking its router down ends as failed (`ATTEMPTS_EXHAUSTED`)
+//!   instead of crash-looping; and every succeeded job whose shadow comparison was interrupted is
+//!   compared again. [`crate::leases`] claims at start-up and then periodically.
 
 use std::sync::Arc;
 
@@ -21,10 +23,12 @@ use crate::dual_run::DualRun;
 use crate::error::RouterError;
 use crate::log::{JobLog, LiveJobs};
 use crate::record::Job;
-use crate::store::Inserted;
+use crate::store::{Claim, Inserted};
 
 /// Longest accepted job id.
 const MAX_JOB_ID_CHARS: usize = 200;
+/// Most jobs one claim takes (the rest wait for the next).
+const CLAIM_LIMIT: usize = 64;
 
 /// Submissions by whether the id was already known (`true`, `false`, `conflict`).
 pub const SUBMITS_TOTAL: &str = "hop_router_submits_total";
@@ -102,67 +106,86 @@ impl Admission {
         live.insert(job, sequence, || tokio::spawn(run).abort_handle());
     }
 
-    /// Restarts every unfinished job (bounded by `max_starts`) and every interrupted
-    /// comparison; returns how many jobs were resumed.
-    pub async fn resume(&self) -> Result<usize, RouterError> {
-        let store = self.log.store();
-        let unfinished = store.unfinished().await?;
-        let mut live = self.log.lock().await;
-        for mut job in unfinished.iter().cloned() {
-            let sequence = store.last_sequence(&job.id).await?;
-            if job.starts >= self.max_starts {
-                tracing::error!(
-                    job_id = job.id,
-                    starts = job.starts,
-                    "a job was started the most times allowed without finishing: failing it"
-                );
-                let message = format!(
-                    "the job was started {} times and each time the optimizer stopped before it \
-                     finished, so it is not started again: tell the optimizer's operators (the \
-                     router's log names the job), then submit it under a new job_id",
-                    job.starts
-                );
-                let (log, id) = (self.log.clone(), job.id.clone());
-                live.insert(job, sequence, || {
-                    tokio::spawn(async move {
-                        log.fail(
-                            &id,
-                            JobState::Failed,
-                            FailureCode::AttemptsExhausted,
-                            message,
-                        )
-                        .await;
-                    })
-                    .abort_handle()
-                });
-                continue;
-            }
-            job.starts += 1;
-            store.update(&job, None).await?;
-            tracing::info!(
-                job_id = job.id,
-                start = job.starts,
-                "resuming a job after a restart"
-            );
-            self.start(&mut live, job, sequence);
-        }
-        drop(live);
-        if self.dual.compares() {
-            for job in store.pending_validations().await? {
-                tokio::spawn(self.dual.clone().revalidate(job));
+    /// Claims the jobs whose lease expired (at `startup` also this replica's earlier run's) and
+    /// restarts each (bounded by `max_starts`), or compares it again when only its comparison was
+    /// interrupted; returns how many jobs it claimed. A job that cannot be restarted is logged
+    /// and left to its lease, which expires and is claimed again.
+    pub async fn claim(&self, startup: bool) -> Result<usize, RouterError> {
+        let claimed = self
+            .log
+            .claim(Claim {
+                own_previous: startup,
+                validations: self.dual.compares(),
+                limit: CLAIM_LIMIT,
+            })
+            .await?;
+        let count = claimed.len();
+        for job in claimed {
+            let job_id = job.id.clone();
+            if let Err(e) = self.restart(job).await {
+                tracing::error!(job_id, error = %e, "cannot restart a claimed job");
             }
         }
-        Ok(unfinished.len())
+        Ok(count)
     }
 
-    /// Cancels a live job and returns its record; a final job is returned unchanged.
+    /// Restarts one claimed job.
+    async fn restart(&self, mut job: Job) -> Result<(), RouterError> {
+        if job.is_final() {
+            self.log.settles(&job.id);
+            tokio::spawn(self.dual.clone().revalidate(job));
+            return Ok(());
+        }
+        let store = self.log.store();
+        let sequence = store.last_sequence(&job.id).await?;
+        let mut live = self.log.lock().await;
+        if job.starts >= self.max_starts {
+            tracing::error!(
+                job_id = job.id,
+                starts = job.starts,
+                "a job was started the most times allowed without finishing: failing it"
+            );
+            let message = format!(
+                "the job was started {} times and each time the optimizer stopped before it \
+                 finished, so it is not started again: tell the optimizer's operators (the \
+                 router's log names the job), then submit it under a new job_id",
+                job.starts
+            );
+            let (log, id) = (self.log.clone(), job.id.clone());
+            live.insert(job, sequence, || {
+                tokio::spawn(async move {
+                    log.fail(
+                        &id,
+                        JobState::Failed,
+                        FailureCode::AttemptsExhausted,
+                        message,
+                    )
+                    .await;
+                })
+                .abort_handle()
+            });
+            return Ok(());
+        }
+        job.starts += 1;
+        store.update(&job, None).await?;
+        tracing::info!(
+            job_id = job.id,
+            start = job.starts,
+            "resuming a job (its router stopped or handed it over)"
+        );
+        self.start(&mut live, job, sequence);
+        Ok(())
+    }
+
+    /// Cancels an unfinished job (whichever replica runs it) and returns its record; a final job
+    /// is returned unchanged.
     pub async fn cancel(&self, job_id: &str, reason: &str) -> Result<Job, RouterError> {
         let why = if reason.is_empty() {
             "the job was cancelled".to_owned()
         } else {
             format!("the job was cancelled: {reason}")
         };
-        if self.log.cancel(job_id, why).await {
+        if self.log.cancel(job_id, why).await? {
             tracing::info!(job_id, reason, "job cancelled");
         }
         self.log.get(job_id).await

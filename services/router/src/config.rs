@@ -54,6 +54,21 @@ pub struct RouterConfig {
     /// How often old jobs are removed and the store's size is measured.
     #[serde(with = "duration")]
     pub retention_sweep: Duration,
+    /// This replica's name in the job leases; default: the host name (on Kubernetes, the pod
+    /// name). Give every replica sharing a store its own; a replica restarted under the same
+    /// name takes its earlier run's jobs back at once instead of after `lease_ttl`.
+    pub replica: Option<String>,
+    /// How long a job stays leased to a replica that stopped renewing (killed, cut off from the
+    /// database) before another replica takes it over; leases are renewed every third of it.
+    #[serde(with = "duration")]
+    pub lease_ttl: Duration,
+    /// On SIGTERM, how long the jobs this replica runs get to finish before they are handed
+    /// over to the other replicas (keep it below `shutdown_grace`).
+    #[serde(with = "duration")]
+    pub handover_after: Duration,
+    /// How often a `Watch` of a job another replica runs reads the job store.
+    #[serde(with = "duration")]
+    pub watch_poll: Duration,
 }
 
 impl Default for RouterConfig {
@@ -74,11 +89,27 @@ impl Default for RouterConfig {
             max_starts: 3,
             retention: Duration::from_secs(30 * 86_400),
             retention_sweep: Duration::from_secs(3600),
+            replica: None,
+            lease_ttl: Duration::from_secs(10),
+            handover_after: Duration::from_secs(5),
+            watch_poll: Duration::from_millis(100),
         }
     }
 }
 
 impl RouterConfig {
+    /// This replica's name: `replica`, else the host name (`HOSTNAME`, else the kernel's), else
+    /// `router`.
+    pub fn replica_name(&self) -> String {
+        self.replica
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "router".to_owned())
+    }
+
     /// Checks the values that serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.green_percent > 100 {
@@ -98,6 +129,22 @@ impl RouterConfig {
         }
         if self.max_starts == 0 {
             return Err("max_starts must be at least 1".into());
+        }
+        if self.lease_ttl < Duration::from_millis(300) {
+            return Err(format!(
+                "lease_ttl is {:?}: it must be at least 300ms (leases are renewed every third)",
+                self.lease_ttl
+            ));
+        }
+        if self.watch_poll.is_zero() {
+            return Err("watch_poll must be longer than 0s".into());
+        }
+        if self.replica.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            return Err(
+                "replica is empty: name this replica, or leave it out for the host \
+                        name"
+                    .into(),
+            );
         }
         self.cutover.validate()
     }

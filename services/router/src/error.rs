@@ -28,6 +28,17 @@ pub enum RouterError {
     /// The cut-over state file could not be written (names the file).
     #[error("the cutover state file {path} failed: {message}")]
     State { path: String, message: String },
+    /// Another router replica holds the job now (this one's lease expired or the job was taken
+    /// to be cancelled): this replica's write was refused.
+    #[error("job {0:?} is now run by another router replica")]
+    LeaseLost(String),
+    /// This router replica is stopping while a watcher follows a job it does not run: the
+    /// watcher should watch again (another replica answers) from where it was.
+    #[error(
+        "this router replica is stopping: watch job {job_id:?} again from sequence \
+         {after_sequence} (another replica answers)"
+    )]
+    Stopping { job_id: String, after_sequence: u64 },
 }
 
 impl RouterError {
@@ -57,6 +68,8 @@ impl RouterError {
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::State { .. } => "CUTOVER_STATE_FAILED",
+            Self::LeaseLost(_) => "LEASE_LOST",
+            Self::Stopping { .. } => "REPLICA_STOPPING",
         }
     }
 }
@@ -67,7 +80,10 @@ impl From<RouterError> for tonic::Status {
             RouterError::InvalidRequest(_) => tonic::Code::InvalidArgument,
             RouterError::Conflict(_) => tonic::Code::AlreadyExists,
             RouterError::NotFound(_) => tonic::Code::NotFound,
-            RouterError::Store { .. } | RouterError::State { .. } => tonic::Code::Unavailable,
+            RouterError::Store { .. }
+            | RouterError::State { .. }
+            | RouterError::Stopping { .. } => tonic::Code::Unavailable,
+            RouterError::LeaseLost(_) => tonic::Code::Aborted,
             RouterError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             RouterError::Unauthenticated(_) => tonic::Code::Unauthenticated,
         };
@@ -118,5 +134,17 @@ mod tests {
                 .message()
                 .contains("cutover state file /x/cutover.json")
         );
+        let status = tonic::Status::from(RouterError::Stopping {
+            job_id: "j1".into(),
+            after_sequence: 3,
+        });
+        assert!(status.message().contains("from sequence 3"), "{status:?}");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            status.metadata().get("hop-error-code").unwrap(),
+            "REPLICA_STOPPING"
+        );
+        let status = tonic::Status::from(RouterError::LeaseLost("j1".into()));
+        assert_eq!(status.code(), tonic::Code::Aborted);
     }
 }

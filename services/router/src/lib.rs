@@ -11,15 +11,19 @@
 //!   [`validator_client`]; its rules are pure functions ([`dual_run::rules`]).
 //! - [`log`]: every job's record and numbered events: the store, the live jobs, the broadcast
 //!   to watchers.
-//! - [`store`]: the [`store::JobStore`] trait and its embedded SQLite implementation; the stored
+//! - [`store`]: the [`store::JobStore`] trait, its embedded SQLite implementation and the
+//!   PostgreSQL one that several replicas share (job leases with generation numbers); the stored
 //!   record is the router's own [`record::Job`], not the wire type.
+//! - [`leases`]: beside the server, renews this replica's leases, takes over the jobs of
+//!   replicas that stopped, and hands this replica's jobs over when it stops.
 //! - [`cutover`]: stages, weights, the safety latch and the health window; [`routing`]: the
 //!   sticky hash.
 //!
 //! Metrics: `hop_router_jobs_total{side,outcome}`, `hop_router_job_seconds{side}`,
 //! `hop_router_jobs_in_flight`, `hop_router_submits_total{duplicate}`,
-//! `hop_router_fallbacks_total`, `hop_router_store_write_failures_total{what}`, and the
-//! cut-over's ([`cutover::telemetry`]).
+//! `hop_router_fallbacks_total`, `hop_router_store_write_failures_total{what}`,
+//! `hop_router_leases_lost_total`, `hop_router_jobs_claimed_total`,
+//! `hop_router_jobs_released_total`, and the cut-over's ([`cutover::telemetry`]).
 
 pub mod admin_service;
 pub mod admission;
@@ -29,6 +33,7 @@ pub mod dual_run;
 pub mod engine_client;
 pub mod error;
 pub mod jobs_service;
+pub mod leases;
 pub mod log;
 pub mod record;
 pub mod retention;
@@ -40,14 +45,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use hop_proto::v1::jobs_server::JobsServer;
-use hop_runtime::GrpcServices;
 use hop_runtime::config::CommonArgs;
 use hop_runtime::security::CallerKind;
+use hop_runtime::{Background, GrpcServices, ServicePlan, Shutdown};
 
 use admission::Admission;
 use dual_run::{Comparator, DualRun};
 use engine_client::GrpcEngines;
-use log::JobLog;
+use log::{JobLog, Replica};
+use store::Owner;
 use validator_client::GrpcValidator;
 
 pub use config::RouterConfig;
@@ -112,9 +118,10 @@ pub async fn run(args: Args) -> ExitCode {
                 config.own.retention_sweep,
                 shutdown.clone(),
             );
-            cutover.watch(shutdown);
+            cutover.watch(shutdown.clone());
             DualRun::describe_metrics();
-            let log = JobLog::new(store);
+            let replica = replica(&config.own, shutdown);
+            let log = JobLog::new(store, replica.clone());
             let dual = Arc::new(DualRun {
                 log: log.clone(),
                 cutover: cutover.clone(),
@@ -124,19 +131,44 @@ pub async fn run(args: Args) -> ExitCode {
                 shadow_timeout: config.own.shadow_timeout,
             });
             let admission = Admission::new(dual, config.own.max_starts);
-            let resumed = admission.resume().await.map_err(|e| e.to_string())?;
-            tracing::info!(store = store_name, resumed, blue = ?config.own.blue,
-            green = ?config.own.green, validator = ?config.own.validator, "router configured");
-            Ok(services
+            let resumed = admission.claim(true).await.map_err(|e| e.to_string())?;
+            tracing::info!(store = store_name, replica = replica.owner.replica,
+                incarnation = replica.owner.incarnation, resumed, blue = ?config.own.blue,
+                green = ?config.own.green, validator = ?config.own.validator,
+                "router configured");
+            let services = services
                 .add_service(admin_service::admin_server(cutover))
                 .add_service(
-                    JobsServer::new(JobsService::new(admission, log))
+                    JobsServer::new(JobsService::new(admission.clone(), log.clone()))
                         .max_encoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES),
-                )
-                .into())
+                );
+            let handover_after = config.own.handover_after;
+            let leases: Background =
+                Box::new(move |_health| Box::pin(leases::keep(admission, log, handover_after)));
+            Ok(ServicePlan {
+                services,
+                background: Some(leases),
+            })
         },
     )
     .await
+}
+
+/// This replica as the job log sees it: its lease owner (a fresh incarnation per process) and
+/// how its watchers follow other replicas' jobs.
+fn replica(own: &RouterConfig, stopping: Shutdown) -> Replica {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Replica {
+        owner: Owner {
+            replica: own.replica_name(),
+            incarnation: format!("{}-{:x}", std::process::id(), started.as_nanos()),
+            ttl: own.lease_ttl,
+        },
+        watch_poll: own.watch_poll,
+        stopping,
+    }
 }
 
 /// The job store the configuration names (PostgreSQL when `postgres` is set, else SQLite), and

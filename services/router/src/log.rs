@@ -10,8 +10,15 @@
 //! stored it is published anyway (the client gets its answer), counted in
 //! `hop_router_store_write_failures_total` and logged: the store still shows the job unfinished,
 //! so a restart runs it again, and the deterministic search gives the same answer.
+//!
+//! **Several replicas.** The live jobs are the ones this replica holds the lease of (see
+//! [`crate::store`]). A write refused because another replica holds the job now ends the local
+//! run at once ([`LEASES_LOST_TOTAL`]); its watchers carry on from the store. A watcher of a job
+//! this replica does not run follows the store every [`Replica::watch_poll`] until the job's
+//! final event; once this replica is stopping, such a watcher ends with `REPLICA_STOPPING` and
+//! the sequence to watch again from, so the client moves to a replica that stays.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -19,13 +26,14 @@ use std::time::{Duration, SystemTime};
 use futures::Stream;
 use hop_proto::FailureCode;
 use hop_proto::v1::job_event::{Event, Failed};
-use hop_proto::v1::{JobEvent, JobState};
-use tokio::sync::{Mutex, MutexGuard, broadcast};
+use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
+use hop_runtime::Shutdown;
+use tokio::sync::{Mutex, MutexGuard, Notify, broadcast};
 use tokio::task::AbortHandle;
 
 use crate::error::RouterError;
 use crate::record::{Failure, Job};
-use crate::store::{Inserted, JobStore};
+use crate::store::{Claim, Inserted, JobStore, Owner};
 
 /// Live events buffered per job for slow watchers (they re-read the store when they lag).
 const LIVE_BUFFER: usize = 256;
@@ -42,6 +50,19 @@ pub const JOB_SECONDS: &str = "hop_router_job_seconds";
 pub const JOBS_IN_FLIGHT: &str = "hop_router_jobs_in_flight";
 /// Writes to the job store that failed, by what was written (`event`, `final`, `record`).
 pub const STORE_WRITE_FAILURES_TOTAL: &str = "hop_router_store_write_failures_total";
+/// Jobs this replica stopped running because another replica holds them now.
+pub const LEASES_LOST_TOTAL: &str = "hop_router_leases_lost_total";
+
+/// This router replica, as the log needs it.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// Whose leases this replica's jobs hold.
+    pub owner: Owner,
+    /// How often a watcher of a job another replica runs reads the store.
+    pub watch_poll: Duration,
+    /// Fires when the replica starts stopping.
+    pub stopping: Shutdown,
+}
 
 /// A boxed stream of job events for `Watch`.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, RouterError>> + Send>>;
@@ -63,26 +84,54 @@ pub struct LiveJobs<'a>(MutexGuard<'a, HashMap<String, Live>>);
 impl LiveJobs<'_> {
     /// Makes `job` live after its last stored event `sequence`, its task given by `start`.
     pub fn insert(&mut self, job: Job, sequence: u64, start: impl FnOnce() -> AbortHandle) {
+        let task = Some(start());
+        self.add(job, sequence, task);
+    }
+
+    /// Makes `job` live without a task (it is ended at once, e.g. cancelled).
+    pub fn adopt(&mut self, job: Job, sequence: u64) {
+        self.add(job, sequence, None);
+    }
+
+    fn add(&mut self, job: Job, sequence: u64, task: Option<AbortHandle>) {
         let (tx, _) = broadcast::channel(LIVE_BUFFER);
         metrics::gauge!(JOBS_IN_FLIGHT).increment(1.0);
-        let id = job.id.clone();
-        let task = Some(start());
-        self.0.insert(
-            id,
-            Live {
-                job,
-                sequence,
-                tx,
-                task,
-            },
-        );
+        let live = Live {
+            job,
+            sequence,
+            tx,
+            task,
+        };
+        self.0.insert(live.job.id.clone(), live);
     }
+}
+
+/// Ends this replica's run of a job another replica holds now.
+fn lose(live: &mut HashMap<String, Live>, job_id: &str) {
+    let Some(mut entry) = live.remove(job_id) else {
+        return;
+    };
+    if let Some(task) = entry.task.take() {
+        task.abort();
+    }
+    metrics::gauge!(JOBS_IN_FLIGHT).decrement(1.0);
+    metrics::counter!(LEASES_LOST_TOTAL).increment(1);
+    tracing::warn!(
+        job_id,
+        "another router replica holds this job now: this replica stopped running it"
+    );
 }
 
 /// Every job's record and history.
 pub struct JobLog {
     store: Arc<dyn JobStore>,
+    replica: Replica,
     live: Mutex<HashMap<String, Live>>,
+    /// Final jobs whose shadow comparison this replica is still settling (their leases are
+    /// renewed until it is stored).
+    settling: std::sync::Mutex<HashSet<String>>,
+    /// Woken when the last live job ends.
+    idle: Notify,
 }
 
 impl std::fmt::Debug for JobLog {
@@ -94,20 +143,96 @@ impl std::fmt::Debug for JobLog {
 }
 
 impl JobLog {
-    /// The log over `store`.
-    pub fn new(store: Arc<dyn JobStore>) -> Arc<Self> {
+    /// The log of `replica` over `store`.
+    pub fn new(store: Arc<dyn JobStore>, replica: Replica) -> Arc<Self> {
         metrics::describe_counter!(JOBS_TOTAL, "Jobs by primary side and outcome");
         metrics::describe_histogram!(JOB_SECONDS, metrics::Unit::Seconds, "Job time in router");
         metrics::describe_gauge!(JOBS_IN_FLIGHT, "Jobs accepted and not final");
         metrics::describe_counter!(STORE_WRITE_FAILURES_TOTAL, "Failed job store writes");
+        metrics::describe_counter!(LEASES_LOST_TOTAL, "Jobs taken over by another replica");
         metrics::gauge!(JOBS_IN_FLIGHT).set(0.0);
+        metrics::counter!(LEASES_LOST_TOTAL).increment(0);
         for what in ["event", "final", "record"] {
             metrics::counter!(STORE_WRITE_FAILURES_TOTAL, "what" => what).increment(0);
         }
         Arc::new(Self {
             store,
+            replica,
             live: Mutex::new(HashMap::new()),
+            settling: std::sync::Mutex::new(HashSet::new()),
+            idle: Notify::new(),
         })
+    }
+
+    /// This replica.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    fn settling(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.settling.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes that this replica settles the comparison of a final job (claimed to revalidate).
+    pub fn settles(&self, job_id: &str) {
+        self.settling().insert(job_id.to_owned());
+    }
+
+    /// Leases `claim`'s jobs to this replica (see [`JobStore::claim`]).
+    pub async fn claim(&self, claim: Claim) -> Result<Vec<Job>, RouterError> {
+        self.store.claim(&self.replica.owner, claim).await
+    }
+
+    /// Renews the leases of the jobs this replica runs or settles; ends the local run of those
+    /// whose lease is gone. Returns how many it renewed.
+    pub async fn renew(&self) -> Result<usize, RouterError> {
+        // Locked across the renewal: a job admitted meanwhile is stored, and renewed, first.
+        let mut live = self.live.lock().await;
+        let mut ids: Vec<String> = live.keys().cloned().collect();
+        ids.extend(self.settling().iter().cloned());
+        let renewed: HashSet<String> = self
+            .store
+            .renew(&self.replica.owner, &ids)
+            .await?
+            .into_iter()
+            .collect();
+        for id in ids.iter().filter(|id| !renewed.contains(*id)) {
+            lose(&mut live, id);
+            self.settling().remove(id);
+        }
+        if live.is_empty() {
+            self.idle.notify_waiters();
+        }
+        Ok(renewed.len())
+    }
+
+    /// Waits until no job is live here, at most until `deadline`; true when none is.
+    pub async fn wait_idle(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.live.lock().await.is_empty() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.live.lock().await.is_empty();
+            }
+        }
+    }
+
+    /// Stops every local run and hands the jobs over: their leases end now, so another replica
+    /// claims them. Returns how many jobs were released.
+    pub async fn hand_over(&self) -> Result<u64, RouterError> {
+        let mut live = self.live.lock().await;
+        for (_, mut entry) in live.drain() {
+            if let Some(task) = entry.task.take() {
+                task.abort();
+            }
+            metrics::gauge!(JOBS_IN_FLIGHT).decrement(1.0);
+        }
+        self.settling().clear();
+        self.store.release(&self.replica.owner).await
     }
 
     /// The store behind the log.
@@ -123,7 +248,7 @@ impl JobLog {
 
     /// Stores a new job with its `Queued` event; `Existing` when the id is known.
     pub async fn insert(&self, job: &Job, queued: &JobEvent) -> Result<Inserted, RouterError> {
-        self.store.insert(job, queued).await
+        self.store.insert(job, queued, &self.replica.owner).await
     }
 
     /// Numbers, stores and broadcasts one event of a live job, applying `change` to its record.
@@ -138,41 +263,64 @@ impl JobLog {
         change(&mut job);
         let mut event = JobEvent::now(job_id, event);
         event.sequence = entry.sequence + 1;
-        if job.is_final() {
-            self.write_final(&job, &event).await;
-        } else if let Err(e) = self.store.update(&job, Some(&event)).await {
-            // The event is not durable: do not publish it (a restart re-runs the job).
-            metrics::counter!(STORE_WRITE_FAILURES_TOTAL, "what" => "event").increment(1);
-            tracing::error!(job_id, error = %e, "cannot store a job event");
-            return true;
+        let written = if job.is_final() {
+            self.write_final(&job, &event).await
+        } else {
+            self.store.update(&job, Some(&event)).await
+        };
+        match written {
+            Ok(()) => {}
+            Err(RouterError::LeaseLost(_)) => {
+                lose(&mut live, job_id);
+                return false;
+            }
+            // Published anyway: see the module docs.
+            Err(_) if job.is_final() => {}
+            Err(e) => {
+                // The event is not durable: do not publish it (a restart re-runs the job).
+                metrics::counter!(STORE_WRITE_FAILURES_TOTAL, "what" => "event").increment(1);
+                tracing::error!(job_id, error = %e, "cannot store a job event");
+                return true;
+            }
         }
         entry.sequence = event.sequence;
         entry.job = job;
         let _ = entry.tx.send(event);
         if entry.job.is_final() {
             let entry = live.remove(job_id).expect("present");
+            if entry.job.validation.outcome == ValidationOutcome::Pending {
+                self.settles(job_id);
+            }
             finished_metrics(&entry.job);
+            if live.is_empty() {
+                self.idle.notify_waiters();
+            }
         }
         true
     }
 
-    /// Stores a final event, retrying; gives up (counted, logged) after [`FINAL_WRITE_TRIES`].
-    async fn write_final(&self, job: &Job, event: &JobEvent) {
+    /// Stores a final event, retrying; gives up (counted, logged) after [`FINAL_WRITE_TRIES`],
+    /// at once when the lease is lost.
+    async fn write_final(&self, job: &Job, event: &JobEvent) -> Result<(), RouterError> {
         let mut pause = FINAL_WRITE_BACKOFF;
-        for attempt in 1..=FINAL_WRITE_TRIES {
+        let mut attempt = 1;
+        loop {
             match self.store.update(job, Some(event)).await {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
+                Err(e @ RouterError::LeaseLost(_)) => return Err(e),
                 Err(e) if attempt < FINAL_WRITE_TRIES => {
                     tracing::warn!(job_id = job.id, attempt, error = %e,
                         "cannot store a job's final event; retrying");
                     tokio::time::sleep(pause).await;
                     pause *= 2;
+                    attempt += 1;
                 }
                 Err(e) => {
                     metrics::counter!(STORE_WRITE_FAILURES_TOTAL, "what" => "final").increment(1);
                     tracing::error!(job_id = job.id, tries = FINAL_WRITE_TRIES, error = %e,
                         "the job's final event could not be stored: it is delivered to its \
                          watchers, and a router restart will run the job again");
+                    return Err(e);
                 }
             }
         }
@@ -198,9 +346,16 @@ impl JobLog {
         change(&mut job);
         match self.store.update(&job, None).await {
             Ok(()) => {
+                if job.validation.outcome != ValidationOutcome::Pending {
+                    self.settling().remove(job_id);
+                }
                 if let Some(entry) = live.get_mut(job_id) {
                     entry.job = job;
                 }
+            }
+            Err(RouterError::LeaseLost(_)) => {
+                lose(&mut live, job_id);
+                self.settling().remove(job_id);
             }
             Err(e) => {
                 metrics::counter!(STORE_WRITE_FAILURES_TOTAL, "what" => "record").increment(1);
@@ -217,11 +372,12 @@ impl JobLog {
         };
         let mut event = JobEvent::now(job_id, event);
         event.sequence = entry.sequence + 1;
-        match self.store.append(&event).await {
+        match self.store.append(&event, entry.job.generation).await {
             Ok(()) => {
                 entry.sequence = event.sequence;
                 let _ = entry.tx.send(event);
             }
+            Err(RouterError::LeaseLost(_)) => lose(&mut live, job_id),
             Err(e) => {
                 metrics::counter!(STORE_WRITE_FAILURES_TOTAL, "what" => "event").increment(1);
                 tracing::warn!(job_id, error = %e, "cannot store a progress event");
@@ -247,22 +403,31 @@ impl JobLog {
         self.emit(job_id, event, &change).await;
     }
 
-    /// Stops a live job's task (dropping its engine call, which cancels it on the engine) and
-    /// ends it as cancelled; false when the job is not live.
-    pub async fn cancel(&self, job_id: &str, why: String) -> bool {
+    /// Ends an unfinished job as cancelled, whichever replica runs it: a local run's task is
+    /// stopped (dropping its engine call, which cancels it on the engine); a job another replica
+    /// runs is taken from it first (its next write is refused and its run stops). False when the
+    /// job is final, unknown or already ending.
+    pub async fn cancel(&self, job_id: &str, why: String) -> Result<bool, RouterError> {
         let task = self
             .live
             .lock()
             .await
             .get_mut(job_id)
-            .and_then(|l| l.task.take());
-        let Some(task) = task else {
-            return false;
-        };
-        task.abort();
+            .map(|l| l.task.take());
+        match task {
+            Some(Some(task)) => task.abort(),
+            Some(None) => return Ok(false),
+            None => {
+                let Some(job) = self.store.take(job_id, &self.replica.owner).await? else {
+                    return Ok(false);
+                };
+                let sequence = self.store.last_sequence(job_id).await?;
+                self.lock().await.adopt(job, sequence);
+            }
+        }
         self.fail(job_id, JobState::Cancelled, FailureCode::Cancelled, why)
             .await;
-        true
+        Ok(true)
     }
 
     /// A job's record.
@@ -282,29 +447,43 @@ impl JobLog {
     ) -> Result<EventStream, RouterError> {
         let receiver = self.live.lock().await.get(job_id).map(|l| l.tx.subscribe());
         let history = self.store.events(job_id, after_sequence).await?;
-        if history.is_empty() && receiver.is_none() && self.store.get(job_id).await?.is_none() {
-            return Err(RouterError::NotFound(job_id.to_owned()));
-        }
+        // Not live here: the record says whether there is more to wait for.
+        let ended = match &receiver {
+            Some(_) => false,
+            None => match self.store.get(job_id).await? {
+                Some(job) => job.is_final(),
+                None if history.is_empty() => {
+                    return Err(RouterError::NotFound(job_id.to_owned()));
+                }
+                None => true,
+            },
+        };
         let state = Watcher {
             log: self.clone(),
             job_id: job_id.to_owned(),
             last: after_sequence,
             pending: history.into(),
             receiver,
+            idle: false,
+            ended,
             done: false,
         };
         Ok(Box::pin(futures::stream::unfold(state, Watcher::next)))
     }
 }
 
-/// One `Watch` stream's state: history first, then live events, each sequence once, until a
-/// final event.
+/// One `Watch` stream's state: history first, then live events (or, for a job this replica does
+/// not run, the store's), each sequence once, until a final event.
 struct Watcher {
     log: Arc<JobLog>,
     job_id: String,
     last: u64,
     pending: VecDeque<JobEvent>,
     receiver: Option<broadcast::Receiver<JobEvent>>,
+    /// The last read of the store found nothing new.
+    idle: bool,
+    /// The job was final when the watch began: the history is all there is.
+    ended: bool,
     done: bool,
 }
 
@@ -322,7 +501,16 @@ impl Watcher {
                 self.done = matches!(event.event, Some(Event::Finished(_) | Event::Failed(_)));
                 return Some((Ok(event), self));
             }
-            let receiver = self.receiver.as_mut()?;
+            let Some(receiver) = self.receiver.as_mut() else {
+                if self.ended {
+                    return None;
+                }
+                if let Err(e) = self.follow_store().await {
+                    self.done = true;
+                    return Some((Err(e), self));
+                }
+                continue;
+            };
             match receiver.recv().await {
                 Ok(event) => self.pending.push_back(event),
                 Err(
@@ -344,6 +532,36 @@ impl Watcher {
                 }
             }
         }
+    }
+
+    /// Reads what the store has after the last event sent, pausing first when the last read
+    /// found nothing; starts listening when the job became live here meanwhile. Fails when this
+    /// replica is stopping, naming where to watch again from.
+    async fn follow_store(&mut self) -> Result<(), RouterError> {
+        let log = &self.log;
+        if log.replica.stopping.is_triggered() {
+            return Err(RouterError::Stopping {
+                job_id: self.job_id.clone(),
+                after_sequence: self.last,
+            });
+        }
+        if self.idle {
+            tokio::select! {
+                () = tokio::time::sleep(log.replica.watch_poll) => {}
+                () = log.replica.stopping.wait() => {}
+            }
+        }
+        // Subscribed before the read: an event written after it is heard, not missed.
+        self.receiver = log
+            .live
+            .lock()
+            .await
+            .get(&self.job_id)
+            .map(|l| l.tx.subscribe());
+        let events = log.store.events(&self.job_id, self.last).await?;
+        self.idle = events.iter().all(|e| e.sequence <= self.last);
+        self.pending.extend(events);
+        Ok(())
     }
 }
 

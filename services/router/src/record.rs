@@ -67,6 +67,9 @@ pub struct Job {
     pub validation: Validation,
     /// How many times a router started the job (1 on acceptance, +1 at every resume).
     pub starts: u32,
+    /// The lease generation this copy of the job was read or claimed at (1 on acceptance, +1
+    /// at every claim): the store refuses writes from an older one (see [`crate::store`]).
+    pub generation: u64,
 }
 
 impl Job {
@@ -91,6 +94,7 @@ impl Job {
                 None => Validation::NONE,
             },
             starts: 1,
+            generation: 1,
         }
     }
 
@@ -124,7 +128,12 @@ impl Job {
 
     /// The job of a stored wire record with what the wire does not carry; `Err` names what is
     /// missing.
-    pub fn from_wire(record: JobRecord, spec_hash: String, starts: u32) -> Result<Self, String> {
+    pub fn from_wire(
+        record: JobRecord,
+        spec_hash: String,
+        starts: u32,
+        generation: u64,
+    ) -> Result<Self, String> {
         let time = |t: Option<prost_types::Timestamp>| {
             t.map(SystemTime::try_from)
                 .transpose()
@@ -160,6 +169,7 @@ impl Job {
             failure,
             spec_hash,
             starts,
+            generation,
         })
     }
 }
@@ -232,13 +242,14 @@ mod tests {
         job.started_at = Some(SystemTime::now());
         job.finished_at = Some(SystemTime::now());
         job.starts = 2;
-        let back = Job::from_wire(job.to_wire(), job.spec_hash.clone(), 2).unwrap();
+        job.generation = 3;
+        let back = Job::from_wire(job.to_wire(), job.spec_hash.clone(), 2, 3).unwrap();
         assert_eq!(back, job);
         assert_eq!(back.validation.outcome, ValidationOutcome::Pending);
         let mut no_spec = job.to_wire();
         no_spec.spec = None;
         assert!(
-            Job::from_wire(no_spec, String::new(), 1)
+            Job::from_wire(no_spec, String::new(), 1, 1)
                 .unwrap_err()
                 .contains("no spec")
         );

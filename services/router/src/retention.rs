@@ -80,7 +80,8 @@ mod tests {
         };
         let mut job = Job::accepted(spec, Side::Blue, None);
         let queued = JobEvent::now("old", Event::Queued(Queued {}));
-        store.insert(&job, &queued).await.unwrap();
+        let owner = crate::store::contract::holder();
+        store.insert(&job, &queued, &owner).await.unwrap();
         job.state = JobState::Succeeded;
         job.finished_at = Some(SystemTime::now() - Duration::from_secs(3 * 86_400));
         store.update(&job, None).await.unwrap();

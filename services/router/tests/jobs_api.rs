@@ -2,76 +2,17 @@
 //! as green): submit, watch (history and live), idempotent resubmission, get, list, cancel, and
 //! the failures a client must be told about.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
+use common::jobs::{client, compute, kind, router, spec, watch};
 use futures::StreamExt;
 use hop_proto::v1::job_event::Event;
-use hop_proto::v1::job_spec::Input;
-use hop_proto::v1::jobs_client::JobsClient;
 use hop_proto::v1::{
-    CancelRequest, GetRequest, JobEvent, JobOptions, JobSpec, JobState, ListRequest, Side,
-    SubmitRequest, WatchRequest,
+    CancelRequest, GetRequest, JobSpec, JobState, ListRequest, Side, SubmitRequest, WatchRequest,
 };
-use hop_runtime::testing::{ServiceProcess, assert_serving, sibling_binary};
-use tonic::transport::Channel;
-
-fn router(extra: &[&str]) -> ServiceProcess {
-    ServiceProcess::start(Path::new(env!("CARGO_BIN_EXE_hop-router")), "router", extra)
-}
-
-fn compute() -> ServiceProcess {
-    let binary = sibling_binary(
-        Path::new(env!("CARGO_BIN_EXE_hop-router")),
-        "hop-compute",
-        "hop-compute",
-    );
-    ServiceProcess::start(&binary, "compute", &[])
-}
-
-fn spec(job_id: &str, fixture: &str, budget: u64, algorithms: &[&str]) -> JobSpec {
-    JobSpec {
-        job_id: job_id.into(),
-        input: Some(Input::CsvPath(
-            hop_core::fixtures::path(fixture).display().to_string(),
-        )),
-        options: Some(JobOptions {
-            min_size: 10,
-            budget: Some(budget),
-            algorithms: algorithms.iter().map(|a| (*a).to_owned()).collect(),
-            ..JobOptions::default()
-        }),
-        labels: Default::default(),
-    }
-}
-
-async fn client(router: &ServiceProcess) -> JobsClient<Channel> {
-    JobsClient::new(router.channel().await)
-        .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
-}
-
-async fn watch(client: &mut JobsClient<Channel>, job_id: &str, after: u64) -> Vec<JobEvent> {
-    let request = WatchRequest {
-        job_id: job_id.into(),
-        after_sequence: after,
-    };
-    let mut stream = client.watch(request).await.expect("watch").into_inner();
-    let mut events = Vec::new();
-    while let Some(event) = stream.next().await {
-        events.push(event.expect("no stream error"));
-    }
-    events
-}
-
-fn kind(event: &JobEvent) -> &'static str {
-    match event.event.as_ref().expect("an event") {
-        Event::Queued(_) => "queued",
-        Event::Started(_) => "started",
-        Event::Progress(_) => "progress",
-        Event::Finished(_) => "finished",
-        Event::Failed(_) => "failed",
-    }
-}
+use hop_runtime::testing::{ServiceProcess, assert_serving};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn submit_watch_resubmit_get_list() {
@@ -276,70 +217,4 @@ async fn cancel_ends_a_running_job() {
         .expect("the watch ends after the cancellation");
     let last = rest.last().unwrap().as_ref().unwrap();
     assert!(matches!(&last.event, Some(Event::Failed(f)) if f.code == "CANCELLED"));
-}
-
-/// Two routers on one PostgreSQL store (one after the other, as in a rolling upgrade): the
-/// second sees the first's job, answers a resubmission with it, and refuses the id for another
-/// spec with a sentence for the analyst.
-#[tokio::test(flavor = "multi_thread")]
-async fn routers_share_jobs_through_postgres() {
-    let Some(db) = hop_runtime::testing::or_skip(hop_runtime::testing::postgres::Postgres::start())
-    else {
-        return;
-    };
-    let green = compute();
-    let settings = [
-        "--set".to_owned(),
-        format!("green={}", green.uri()),
-        "--set".to_owned(),
-        "green_percent=100".to_owned(),
-        "--set".to_owned(),
-        format!("postgres={}", db.url),
-    ];
-    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
-    let first = router(&settings);
-    let mut client_a = client(&first).await;
-    client_a
-        .submit(SubmitRequest {
-            spec: Some(spec("shared", "sensex_500x82.csv", 500, &["HC"])),
-        })
-        .await
-        .unwrap();
-    let events = watch(&mut client_a, "shared", 0).await;
-    assert_eq!(events.last().map(kind), Some("finished"), "{events:?}");
-    drop(client_a);
-    drop(first);
-
-    let second = router(&settings);
-    let mut client_b = client(&second).await;
-    let record = client_b
-        .get(GetRequest {
-            job_id: "shared".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(record.state(), JobState::Succeeded);
-    assert_eq!(record.result.unwrap().algorithms.len(), 1);
-    let again = client_b
-        .submit(SubmitRequest {
-            spec: Some(spec("shared", "sensex_500x82.csv", 500, &["HC"])),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(again.duplicate, "the same job, never run twice");
-    assert_eq!(watch(&mut client_b, "shared", 0).await.len(), events.len());
-    let refused = client_b
-        .submit(SubmitRequest {
-            spec: Some(spec("shared", "sensex_500x82.csv", 600, &["HC"])),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::AlreadyExists);
-    assert!(
-        refused.message().contains("give this job a new job_id"),
-        "{}",
-        refused.message()
-    );
 }

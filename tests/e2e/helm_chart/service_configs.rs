@@ -274,3 +274,9 @@ pub(crate) fn ingest_cache_dir(rendered: &Rendered) -> String {
         .display()
         .to_string()
 }
+
+/// The router's job store settings as its pod reads them: `postgres` and the password file.
+pub(crate) fn router_store(rendered: &Rendered) -> (Option<String>, Option<std::path::PathBuf>) {
+    let own = load_config::<hop_router::config::RouterConfig>(rendered, "router").own;
+    (own.postgres, own.postgres_password_file)
+}

@@ -93,6 +93,11 @@ impl<'a> Ctx<'a> {
     fn spend(&mut self, n: usize) {
         self.used += n as u64;
         assert!(self.used <= self.limit, "an algorithm overspent its budget");
+        if self.eval.stopped() {
+            // What is spent is the whole budget now: every algorithm ends as it does at its end.
+            self.budget = self.used;
+            self.limit = self.used;
+        }
         if self.used >= self.next_report || self.used == self.budget {
             self.next_report = self.used + (self.budget / 20).max(1);
             let best = self.best_fitness();

@@ -63,6 +63,28 @@ impl Resolve for Dns {
     }
 }
 
+/// [`Resolve`] over several names (a comma-separated address): the addresses of every one that
+/// resolves; an error only when none does.
+#[derive(Debug, Clone)]
+pub struct Listed(pub Vec<Dns>);
+
+impl Resolve for Listed {
+    async fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+        let mut all = Vec::new();
+        let mut failure = None;
+        for dns in &self.0 {
+            match dns.resolve().await {
+                Ok(addrs) => all.extend(addrs),
+                Err(e) => failure = Some(e),
+            }
+        }
+        match failure {
+            Some(e) if all.is_empty() => Err(e),
+            _ => Ok(all),
+        }
+    }
+}
+
 /// One endpoint of a balanced channel: a resolved address, or the URI itself while nothing has
 /// been resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -88,21 +110,41 @@ pub fn next_targets(
 impl ClientSecurity {
     /// A channel that balances requests over every address `uri`'s host resolves to
     /// ([`Dns`], refreshed every [`REFRESH_INTERVAL`]); a plain [`Self::lazy_channel`] when the
-    /// host is an IP address. Must be called within a Tokio runtime.
+    /// host is an IP address. `uri` may also list several addresses separated by commas
+    /// (replicas on one host, as `hop up` and the tests run them): requests are then balanced
+    /// over all of them ([`Listed`]), and the first one names the service for TLS. Must be called
+    /// within a Tokio runtime.
     pub fn balanced_channel(&self, uri: &str) -> Result<ServiceChannel, Error> {
-        let configured = self.endpoint(uri)?.uri().clone();
-        let host = configured.host().unwrap_or_default();
-        let port = configured
-            .port_u16()
-            .unwrap_or(match configured.scheme_str() {
-                Some("https") => 443,
-                _ => 80,
-            });
-        if host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
-            return self.lazy_channel(uri);
+        let uris: Vec<&str> = uri
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
+        let first = uris.first().copied().unwrap_or(uri);
+        let mut hosts = Vec::with_capacity(uris.len());
+        for uri in &uris {
+            let configured = self.endpoint(uri)?.uri().clone();
+            let port = configured
+                .port_u16()
+                .unwrap_or(match configured.scheme_str() {
+                    Some("https") => 443,
+                    _ => 80,
+                });
+            let host = configured.host().unwrap_or_default().to_owned();
+            hosts.push((host, port));
         }
-        let resolver = Dns::new(host, port);
-        self.balanced_channel_with(uri, resolver, REFRESH_INTERVAL)
+        if let [(host, _)] = hosts.as_slice()
+            && host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+        {
+            return self.lazy_channel(first);
+        }
+        let resolver = Listed(
+            hosts
+                .into_iter()
+                .map(|(host, port)| Dns::new(host.trim_matches(['[', ']']), port))
+                .collect(),
+        );
+        self.balanced_channel_with(first, resolver, REFRESH_INTERVAL)
     }
 
     /// [`Self::balanced_channel`] with another resolver and refresh interval (tests, or a

@@ -12,8 +12,10 @@ use super::*;
 use crate::admission::Admission;
 use crate::cutover::CutoverConfig;
 use crate::error::RouterError;
+use crate::log::Replica;
 use crate::record::Job;
 use crate::store::SqliteStore;
+use crate::store::contract::owner;
 
 /// What a fake engine does with a job.
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +119,15 @@ fn rig_in(dir: tempfile::TempDir, stage: &str, blue: Act, green: Act, matched: b
         calls: Mutex::new(Vec::new()),
     });
     let dual = Arc::new(DualRun {
-        log: JobLog::new(Arc::new(store)),
+        log: JobLog::new(
+            Arc::new(store),
+            Replica {
+                // A new run of one replica per rig, as after a restart.
+                owner: owner("router-0", &next_run(), Duration::from_secs(60)),
+                watch_poll: Duration::from_millis(20),
+                stopping: hop_runtime::Shutdown::new(),
+            },
+        ),
         cutover,
         engines: engines.clone(),
         comparator: Some(validator.clone()),
@@ -132,6 +142,15 @@ fn rig_in(dir: tempfile::TempDir, stage: &str, blue: Act, green: Act, matched: b
         engines,
         validator,
     }
+}
+
+/// A fresh incarnation name per rig.
+fn next_run() -> String {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "run{}",
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 fn rig(stage: &str, blue: Act, green: Act, matched: bool) -> Rig {
@@ -320,14 +339,23 @@ async fn a_restart_resumes_a_job_a_bounded_number_of_times() {
         sequence: 1,
         ..JobEvent::now(id, Event::Queued(Queued {}))
     };
+    // Stored by this replica's earlier run, whose leases have not expired.
+    let earlier = owner("router-0", "earlier", Duration::from_secs(60));
     let mut crashed_once = Job::accepted(spec("again"), Side::Blue, None);
     crashed_once.state = JobState::Running;
-    store.insert(&crashed_once, &queued("again")).await.unwrap();
+    store
+        .insert(&crashed_once, &queued("again"), &earlier)
+        .await
+        .unwrap();
     let mut crash_loop = Job::accepted(spec("loop"), Side::Blue, None);
     crash_loop.starts = 3;
-    store.insert(&crash_loop, &queued("loop")).await.unwrap();
+    store
+        .insert(&crash_loop, &queued("loop"), &earlier)
+        .await
+        .unwrap();
 
-    assert_eq!(rig.admission.resume().await.unwrap(), 2);
+    assert_eq!(rig.admission.claim(false).await.unwrap(), 0, "unexpired");
+    assert_eq!(rig.admission.claim(true).await.unwrap(), 2);
     let again = rig.finished("again").await;
     assert_eq!(again.state, JobState::Succeeded);
     assert_eq!(again.starts, 2);
@@ -360,19 +388,20 @@ async fn an_interrupted_comparison_is_made_after_a_restart() {
         sequence: 1,
         ..JobEvent::now("j8", Event::Queued(Queued {}))
     };
+    let earlier = owner("router-0", "earlier", Duration::from_secs(60));
     rig.dual
         .log
         .store()
-        .insert(&answered, &queued)
+        .insert(&answered, &queued, &earlier)
         .await
         .unwrap();
     // A second router core over the same folder, as after a restart.
     let Rig { dir, .. } = rig;
     let restarted = rig_in(dir, "stage = \"dual\"\n", Act::Finish, Act::Finish, true);
     assert_eq!(
-        restarted.admission.resume().await.unwrap(),
-        0,
-        "nothing to re-run"
+        restarted.admission.claim(true).await.unwrap(),
+        1,
+        "claimed to be compared"
     );
     let job = restarted.settled("j8").await;
     assert_eq!(job.validation.outcome, ValidationOutcome::Matched);

@@ -16,6 +16,8 @@ pub struct Encoded {
     pub record: Vec<u8>,
     pub spec_hash: String,
     pub starts: u32,
+    /// The generation the writer holds (the fence of its writes).
+    pub generation: i64,
     /// When the job reached its final state, in ms since the Unix epoch; 0 while not final.
     pub finished_ms: i64,
 }
@@ -29,6 +31,7 @@ impl Encoded {
             record: job.to_wire().encode_to_vec(),
             spec_hash: job.spec_hash.clone(),
             starts: job.starts,
+            generation: i64::try_from(job.generation).unwrap_or(i64::MAX),
             finished_ms: job
                 .finished_at
                 .filter(|_| job.is_final())
@@ -52,15 +55,16 @@ pub fn stored_event(event: &JobEvent) -> (String, i64, Vec<u8>) {
 }
 
 /// The job of a stored row: the wire record's bytes, the spec hash (empty in stores written
-/// before hashes were: then the stored spec's hash) and the start count.
-pub fn decode_job(bytes: &[u8], hash: String, starts: u32) -> Result<Job, String> {
+/// before hashes were: then the stored spec's hash), the start count and the lease generation.
+pub fn decode_job(bytes: &[u8], hash: String, starts: u32, generation: i64) -> Result<Job, String> {
     let record =
         JobRecord::decode(bytes).map_err(|e| format!("a stored job does not decode: {e}"))?;
     let hash = match (hash.is_empty(), &record.spec) {
         (true, Some(spec)) => spec_hash(spec),
         _ => hash,
     };
-    Job::from_wire(record, hash, starts).map_err(|e| format!("a stored job is bad: {e}"))
+    Job::from_wire(record, hash, starts, generation.max(0) as u64)
+        .map_err(|e| format!("a stored job is bad: {e}"))
 }
 
 /// The events of stored bytes, in the order given.

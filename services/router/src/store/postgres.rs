@@ -1,10 +1,13 @@
 //! [`PgStore`]: the job store in PostgreSQL, for router replicas that share one database.
 //!
-//! The same two tables as the embedded store (`hop_jobs`, `hop_events`), created when missing.
-//! `insert` is `INSERT ... ON CONFLICT (job_id) DO NOTHING` inside a transaction with the first
-//! event, so of two replicas accepting one id at the same time exactly one gets `New`. One
-//! connection, reopened on the next call after it broke; each call is one statement or one
-//! transaction.
+//! The same two tables as the embedded store (`hop_jobs`, `hop_events`), created when missing
+//! (under an advisory lock, so replicas starting together do not race). `insert` is
+//! `INSERT ... ON CONFLICT (job_id) DO NOTHING` inside a transaction with the first event, so of
+//! two replicas accepting one id at the same time exactly one gets `New`. Leases (see
+//! [`crate::store`]) are timed by the database's clock, so the replicas' clocks do not matter;
+//! claims take rows with `FOR UPDATE SKIP LOCKED`, and fenced writes lock the job's row before
+//! they check its generation. One connection, reopened on the next call after it broke; each call
+//! is one statement or one transaction.
 
 use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
 use tokio::sync::{Mutex, MutexGuard};
@@ -12,11 +15,13 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::encoding::{Encoded, decode_events, decode_job, final_finished, stored_event};
-use super::{Inserted, JobStore};
+use super::{Claim, Inserted, JobStore, Owner};
 use crate::error::RouterError;
 use crate::record::Job;
 
 const SCHEMA: &str = "
+BEGIN;
+SELECT pg_advisory_xact_lock(4701402);
 CREATE TABLE IF NOT EXISTS hop_jobs (
     ordinal    BIGSERIAL PRIMARY KEY,
     job_id     TEXT NOT NULL UNIQUE,
@@ -34,9 +39,28 @@ CREATE TABLE IF NOT EXISTS hop_events (
     event    BYTEA NOT NULL,
     PRIMARY KEY (job_id, sequence)
 );
+ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS incarnation TEXT NOT NULL DEFAULT '';
+ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS lease_until_ms BIGINT NOT NULL DEFAULT 0;
+COMMIT;
 ";
 
-const SELECT_JOB: &str = "SELECT record, spec_hash, starts FROM hop_jobs";
+const JOB_COLUMNS: &str = "record, spec_hash, starts, generation";
+const SELECT_JOB: &str = "SELECT record, spec_hash, starts, generation FROM hop_jobs";
+/// The database's clock in milliseconds since the Unix epoch.
+const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+/// The rows that hold a lease: unfinished, or succeeded with the comparison pending
+/// (`$v` is the parameter number of the `validations` flag, `TRUE` for every such row).
+fn leased(validations: &str) -> String {
+    format!(
+        "(state IN ({q}, {r}) OR ({validations} AND state = {s} AND validation = {p}))",
+        q = JobState::Queued as i32,
+        r = JobState::Running as i32,
+        s = JobState::Succeeded as i32,
+        p = ValidationOutcome::Pending as i32,
+    )
+}
 
 /// The PostgreSQL job store.
 pub struct PgStore {
@@ -139,7 +163,8 @@ impl PgStore {
 
     fn job(&self, row: &Row) -> Result<Job, RouterError> {
         let starts: i32 = row.get(2);
-        decode_job(row.get(0), row.get(1), starts.max(0) as u32).map_err(|e| self.failed(e))
+        decode_job(row.get(0), row.get(1), starts.max(0) as u32, row.get(3))
+            .map_err(|e| self.failed(e))
     }
 
     async fn jobs(
@@ -158,10 +183,32 @@ impl PgStore {
 const INSERT_EVENT: &str = "INSERT INTO hop_events (job_id, sequence, event) VALUES ($1, $2, $3)
      ON CONFLICT (job_id, sequence) DO UPDATE SET event = EXCLUDED.event";
 
+impl PgStore {
+    /// Runs a lease statement (`$1` owner, `$2` incarnation, `$3` ttl in ms, then `more`) that
+    /// returns job rows.
+    async fn leasing(
+        &self,
+        sql: &str,
+        owner: &Owner,
+        more: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Job>, RouterError> {
+        let ttl = owner.ttl_ms();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&owner.replica, &owner.incarnation, &ttl];
+        params.extend_from_slice(more);
+        self.jobs(sql, &params).await
+    }
+}
+
 #[async_trait::async_trait]
 impl JobStore for PgStore {
-    async fn insert(&self, job: &Job, first: &JobEvent) -> Result<Inserted, RouterError> {
+    async fn insert(
+        &self,
+        job: &Job,
+        first: &JobEvent,
+        owner: &Owner,
+    ) -> Result<Inserted, RouterError> {
         let e = Encoded::of(job);
+        let ttl = owner.ttl_ms();
         let (event_job, sequence, event) = stored_event(first);
         let mut client = self.client().await?;
         let client = client.as_mut().expect("connected");
@@ -169,8 +216,12 @@ impl JobStore for PgStore {
         let tx = client.transaction().await.map_err(failed)?;
         let inserted = tx
             .execute(
-                "INSERT INTO hop_jobs (job_id, state, validation, spec_hash, starts, record)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING",
+                &format!(
+                    "INSERT INTO hop_jobs (job_id, state, validation, spec_hash, starts, record,
+                     owner, incarnation, generation, lease_until_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {NOW_MS} + $10)
+                     ON CONFLICT (job_id) DO NOTHING"
+                ),
                 &[
                     &e.job_id,
                     &e.state,
@@ -178,6 +229,10 @@ impl JobStore for PgStore {
                     &e.spec_hash,
                     &(e.starts as i32),
                     &e.record,
+                    &owner.replica,
+                    &owner.incarnation,
+                    &e.generation,
+                    &ttl,
                 ],
             )
             .await
@@ -204,20 +259,25 @@ impl JobStore for PgStore {
         let client = client.as_mut().expect("connected");
         let failed = |e| self.failed(e);
         let tx = client.transaction().await.map_err(failed)?;
-        tx.execute(
-            "UPDATE hop_jobs SET state = $2, record = $3, validation = $4, starts = $5,
-             finished_ms = $6 WHERE job_id = $1",
-            &[
-                &e.job_id,
-                &e.state,
-                &e.record,
-                &e.validation,
-                &(e.starts as i32),
-                &e.finished_ms,
-            ],
-        )
-        .await
-        .map_err(failed)?;
+        let updated = tx
+            .execute(
+                "UPDATE hop_jobs SET state = $2, record = $3, validation = $4, starts = $5,
+                 finished_ms = $6 WHERE job_id = $1 AND generation = $7",
+                &[
+                    &e.job_id,
+                    &e.state,
+                    &e.record,
+                    &e.validation,
+                    &(e.starts as i32),
+                    &e.finished_ms,
+                    &e.generation,
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        if updated == 0 {
+            return Err(RouterError::LeaseLost(e.job_id));
+        }
         if let Some((job_id, sequence, bytes)) = &event {
             tx.execute(INSERT_EVENT, &[job_id, sequence, bytes])
                 .await
@@ -226,11 +286,96 @@ impl JobStore for PgStore {
         tx.commit().await.map_err(failed)
     }
 
-    async fn append(&self, event: &JobEvent) -> Result<(), RouterError> {
+    async fn append(&self, event: &JobEvent, generation: u64) -> Result<(), RouterError> {
         let (job_id, sequence, bytes) = stored_event(event);
-        self.query(INSERT_EVENT, &[&job_id, &sequence, &bytes])
+        let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+        let mut client = self.client().await?;
+        let client = client.as_mut().expect("connected");
+        let failed = |e| self.failed(e);
+        let tx = client.transaction().await.map_err(failed)?;
+        let held = tx
+            .query(
+                "SELECT 1 FROM hop_jobs WHERE job_id = $1 AND generation = $2 FOR UPDATE",
+                &[&job_id, &generation],
+            )
             .await
-            .map(drop)
+            .map_err(failed)?;
+        if held.is_empty() {
+            return Err(RouterError::LeaseLost(job_id));
+        }
+        tx.execute(INSERT_EVENT, &[&job_id, &sequence, &bytes])
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)
+    }
+
+    async fn renew(&self, owner: &Owner, job_ids: &[String]) -> Result<Vec<String>, RouterError> {
+        let ttl = owner.ttl_ms();
+        let rows = self
+            .query(
+                &format!(
+                    "UPDATE hop_jobs SET lease_until_ms = {NOW_MS} + $3
+                     WHERE owner = $1 AND incarnation = $2 AND job_id = ANY($4) AND {}
+                     RETURNING job_id",
+                    leased("TRUE")
+                ),
+                &[&owner.replica, &owner.incarnation, &ttl, &job_ids],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn claim(&self, owner: &Owner, claim: Claim) -> Result<Vec<Job>, RouterError> {
+        let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+        self.leasing(
+            &format!(
+                "UPDATE hop_jobs SET owner = $1, incarnation = $2, generation = generation + 1,
+                 lease_until_ms = {NOW_MS} + $3
+                 WHERE ordinal IN (SELECT ordinal FROM hop_jobs
+                     WHERE {} AND (lease_until_ms < {NOW_MS}
+                         OR ($5 AND owner = $1 AND incarnation <> $2))
+                     ORDER BY ordinal LIMIT $6 FOR UPDATE SKIP LOCKED)
+                 RETURNING {JOB_COLUMNS}",
+                leased("$4")
+            ),
+            owner,
+            &[&claim.validations, &claim.own_previous, &limit],
+        )
+        .await
+    }
+
+    async fn take(&self, job_id: &str, owner: &Owner) -> Result<Option<Job>, RouterError> {
+        let mut taken = self
+            .leasing(
+                &format!(
+                    "UPDATE hop_jobs SET owner = $1, incarnation = $2,
+                     generation = generation + 1, lease_until_ms = {NOW_MS} + $3
+                     WHERE job_id = $4 AND {} RETURNING {JOB_COLUMNS}",
+                    leased("FALSE")
+                ),
+                owner,
+                &[&job_id],
+            )
+            .await?;
+        Ok(taken.pop())
+    }
+
+    async fn release(&self, owner: &Owner) -> Result<u64, RouterError> {
+        let client = self.client().await?;
+        let client = client.as_ref().expect("connected");
+        client
+            .execute(
+                &format!(
+                    "UPDATE hop_jobs SET lease_until_ms = 0,
+                     starts = CASE WHEN {} AND starts > 0 THEN starts - 1 ELSE starts END
+                     WHERE owner = $1 AND incarnation = $2 AND {}",
+                    leased("FALSE"),
+                    leased("TRUE")
+                ),
+                &[&owner.replica, &owner.incarnation],
+            )
+            .await
+            .map_err(|e| self.failed(e))
     }
 
     async fn get(&self, job_id: &str) -> Result<Option<Job>, RouterError> {
@@ -283,14 +428,6 @@ impl JobStore for PgStore {
         .await
     }
 
-    async fn unfinished(&self) -> Result<Vec<Job>, RouterError> {
-        self.jobs(
-            &format!("{SELECT_JOB} WHERE state IN ($1, $2) ORDER BY ordinal"),
-            &[&(JobState::Queued as i32), &(JobState::Running as i32)],
-        )
-        .await
-    }
-
     async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, RouterError> {
         let mut client = self.client().await?;
         let client = client.as_mut().expect("connected");
@@ -323,17 +460,6 @@ impl JobStore for PgStore {
             .await?;
         let bytes: i64 = rows.first().map_or(0, |row| row.get(0));
         Ok(bytes.max(0) as u64)
-    }
-
-    async fn pending_validations(&self) -> Result<Vec<Job>, RouterError> {
-        self.jobs(
-            &format!("{SELECT_JOB} WHERE state = $1 AND validation = $2 ORDER BY ordinal"),
-            &[
-                &(JobState::Succeeded as i32),
-                &(ValidationOutcome::Pending as i32),
-            ],
-        )
-        .await
     }
 }
 

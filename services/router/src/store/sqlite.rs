@@ -8,6 +8,9 @@
 //!
 //! Every call runs on Tokio's blocking pool, never on the async worker threads. `Finished` events
 //! are stored without their result (the record holds it once); [`JobStore::events`] puts it back.
+//! Leases (see [`crate::store`]) work as in the shared store — one process serializes every
+//! statement — so a restarted router takes its earlier run's jobs back at once (same replica
+//! name) and a store opened by two routers by mistake still never runs a job twice at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,7 +19,7 @@ use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::encoding::{Encoded, decode_events, decode_job, final_finished, stored_event};
-use super::{Inserted, JobStore};
+use super::{Claim, Inserted, JobStore, Owner};
 use crate::error::RouterError;
 use crate::record::Job;
 
@@ -37,12 +40,30 @@ CREATE TABLE IF NOT EXISTS events (
 ";
 
 /// Columns added after the first version, with their definitions.
-const ADDED_COLUMNS: [(&str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str); 8] = [
     ("spec_hash", "TEXT NOT NULL DEFAULT ''"),
     ("starts", "INTEGER NOT NULL DEFAULT 1"),
     ("validation", "INTEGER NOT NULL DEFAULT 0"),
     ("finished_ms", "INTEGER NOT NULL DEFAULT 0"),
+    ("owner", "TEXT NOT NULL DEFAULT ''"),
+    ("incarnation", "TEXT NOT NULL DEFAULT ''"),
+    ("generation", "INTEGER NOT NULL DEFAULT 1"),
+    ("lease_until_ms", "INTEGER NOT NULL DEFAULT 0"),
 ];
+
+/// The clock in milliseconds since the Unix epoch.
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+/// The rows that hold a lease (see the PostgreSQL store's `leased`).
+fn leased(validations: &str) -> String {
+    format!(
+        "(state IN ({q}, {r}) OR ({validations} AND state = {s} AND validation = {p}))",
+        q = JobState::Queued as i32,
+        r = JobState::Running as i32,
+        s = JobState::Succeeded as i32,
+        p = ValidationOutcome::Pending as i32,
+    )
+}
 
 /// The SQLite job store; cheap to clone.
 #[derive(Debug, Clone)]
@@ -57,12 +78,12 @@ struct Inner {
 }
 
 /// A job row as read: the record and the columns the wire record lacks.
-type Row = (Vec<u8>, String, u32);
+type Row = (Vec<u8>, String, u32, i64);
 
-const ROW: &str = "record, spec_hash, starts";
+const ROW: &str = "record, spec_hash, starts, generation";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
 impl SqliteStore {
@@ -101,8 +122,9 @@ impl SqliteStore {
         .map_err(|e| RouterError::store(&path, format!("the store's worker failed: {e}")))?
     }
 
-    fn decode(&self, (bytes, hash, starts): Row) -> Result<Job, RouterError> {
-        decode_job(&bytes, hash, starts).map_err(|e| RouterError::store(&self.inner.path, e))
+    fn decode(&self, (bytes, hash, starts, generation): Row) -> Result<Job, RouterError> {
+        decode_job(&bytes, hash, starts, generation)
+            .map_err(|e| RouterError::store(&self.inner.path, e))
     }
 
     fn decode_all(&self, rows: Vec<Row>) -> Result<Vec<Job>, RouterError> {
@@ -111,12 +133,12 @@ impl SqliteStore {
 
     async fn rows(
         &self,
-        sql: &'static str,
+        sql: String,
         params: Vec<rusqlite::types::Value>,
     ) -> Result<Vec<Job>, RouterError> {
         let rows = self
             .with(move |conn| {
-                let mut statement = conn.prepare_cached(sql)?;
+                let mut statement = conn.prepare_cached(&sql)?;
                 let rows = statement.query_map(rusqlite::params_from_iter(params), row)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
@@ -141,16 +163,36 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
 fn update_job(conn: &Connection, encoded: &Encoded) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE jobs SET state = ?2, record = ?3, validation = ?4, starts = ?5, finished_ms = ?6
-         WHERE job_id = ?1",
+         WHERE job_id = ?1 AND generation = ?7",
         params![
             encoded.job_id,
             encoded.state,
             encoded.record,
             encoded.validation,
             encoded.starts,
-            encoded.finished_ms
+            encoded.finished_ms,
+            encoded.generation
         ],
     )
+}
+
+/// Whether the job is at `generation` (its holder may write).
+fn holds(conn: &Connection, job_id: &str, generation: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM jobs WHERE job_id = ?1 AND generation = ?2",
+        params![job_id, generation],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// A lease's parameters: owner, incarnation, ttl in ms.
+fn lease_params(owner: &Owner) -> Vec<rusqlite::types::Value> {
+    vec![
+        owner.replica.clone().into(),
+        owner.incarnation.clone().into(),
+        owner.ttl_ms().into(),
+    ]
 }
 
 fn insert_event(
@@ -165,9 +207,15 @@ fn insert_event(
 
 #[async_trait::async_trait]
 impl JobStore for SqliteStore {
-    async fn insert(&self, job: &Job, first: &JobEvent) -> Result<Inserted, RouterError> {
+    async fn insert(
+        &self,
+        job: &Job,
+        first: &JobEvent,
+        owner: &Owner,
+    ) -> Result<Inserted, RouterError> {
         let encoded = Encoded::of(job);
         let event = stored_event(first);
+        let owner = owner.clone();
         let existing = self
             .with(move |conn| {
                 let tx = conn.transaction()?;
@@ -180,15 +228,22 @@ impl JobStore for SqliteStore {
                     .optional()?;
                 if existing.is_none() {
                     tx.execute(
-                        "INSERT INTO jobs (job_id, state, record, spec_hash, starts, validation)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        &format!(
+                            "INSERT INTO jobs (job_id, state, record, spec_hash, starts,
+                             validation, owner, incarnation, generation, lease_until_ms)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, {NOW_MS} + ?10)"
+                        ),
                         params![
                             encoded.job_id,
                             encoded.state,
                             encoded.record,
                             encoded.spec_hash,
                             encoded.starts,
-                            encoded.validation
+                            encoded.validation,
+                            owner.replica,
+                            owner.incarnation,
+                            encoded.generation,
+                            owner.ttl_ms()
                         ],
                     )?;
                     insert_event(&tx, &event)?;
@@ -205,22 +260,117 @@ impl JobStore for SqliteStore {
 
     async fn update(&self, job: &Job, event: Option<&JobEvent>) -> Result<(), RouterError> {
         let encoded = Encoded::of(job);
+        let job_id = encoded.job_id.clone();
         let event = event.map(stored_event);
+        let written = self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                if update_job(&tx, &encoded)? == 0 {
+                    return Ok(false);
+                }
+                if let Some(event) = &event {
+                    insert_event(&tx, event)?;
+                }
+                tx.commit().map(|()| true)
+            })
+            .await?;
+        written.then_some(()).ok_or(RouterError::LeaseLost(job_id))
+    }
+
+    async fn append(&self, event: &JobEvent, generation: u64) -> Result<(), RouterError> {
+        let event = stored_event(event);
+        let job_id = event.0.clone();
+        let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+        let written = self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                if !holds(&tx, &event.0, generation)? {
+                    return Ok(false);
+                }
+                insert_event(&tx, &event)?;
+                tx.commit().map(|()| true)
+            })
+            .await?;
+        written.then_some(()).ok_or(RouterError::LeaseLost(job_id))
+    }
+
+    async fn renew(&self, owner: &Owner, job_ids: &[String]) -> Result<Vec<String>, RouterError> {
+        let params = lease_params(owner);
+        let job_ids = job_ids.to_vec();
+        let sql = format!(
+            "UPDATE jobs SET lease_until_ms = {NOW_MS} + ?3
+             WHERE owner = ?1 AND incarnation = ?2 AND job_id = ?4 AND {}",
+            leased("1")
+        );
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            update_job(&tx, &encoded)?;
-            if let Some(event) = &event {
-                insert_event(&tx, event)?;
+            let mut renewed = Vec::new();
+            for id in job_ids {
+                let mut params = params.clone();
+                params.push(id.clone().into());
+                if tx.execute(&sql, rusqlite::params_from_iter(params))? > 0 {
+                    renewed.push(id);
+                }
             }
-            tx.commit()
+            tx.commit().map(|()| renewed)
         })
         .await
     }
 
-    async fn append(&self, event: &JobEvent) -> Result<(), RouterError> {
-        let event = stored_event(event);
-        self.with(move |conn| insert_event(conn, &event).map(drop))
-            .await
+    async fn claim(&self, owner: &Owner, claim: Claim) -> Result<Vec<Job>, RouterError> {
+        let mut params = lease_params(owner);
+        params.extend([
+            i64::from(claim.validations).into(),
+            i64::from(claim.own_previous).into(),
+            i64::try_from(claim.limit).unwrap_or(i64::MAX).into(),
+        ]);
+        self.rows(
+            format!(
+                "UPDATE jobs SET owner = ?1, incarnation = ?2, generation = generation + 1,
+                 lease_until_ms = {NOW_MS} + ?3
+                 WHERE ordinal IN (SELECT ordinal FROM jobs
+                     WHERE {} AND (lease_until_ms < {NOW_MS}
+                         OR (?5 AND owner = ?1 AND incarnation <> ?2))
+                     ORDER BY ordinal LIMIT ?6)
+                 RETURNING {ROW}",
+                leased("?4")
+            ),
+            params,
+        )
+        .await
+    }
+
+    async fn take(&self, job_id: &str, owner: &Owner) -> Result<Option<Job>, RouterError> {
+        let mut params = lease_params(owner);
+        params.push(job_id.to_owned().into());
+        let mut taken = self
+            .rows(
+                format!(
+                    "UPDATE jobs SET owner = ?1, incarnation = ?2, generation = generation + 1,
+                     lease_until_ms = {NOW_MS} + ?3
+                     WHERE job_id = ?4 AND {} RETURNING {ROW}",
+                    leased("0")
+                ),
+                params,
+            )
+            .await?;
+        Ok(taken.pop())
+    }
+
+    async fn release(&self, owner: &Owner) -> Result<u64, RouterError> {
+        let (replica, incarnation) = (owner.replica.clone(), owner.incarnation.clone());
+        let sql = format!(
+            "UPDATE jobs SET lease_until_ms = 0,
+             starts = CASE WHEN {} AND starts > 0 THEN starts - 1 ELSE starts END
+             WHERE owner = ?1 AND incarnation = ?2 AND {}",
+            leased("0"),
+            leased("1")
+        );
+        self.with(move |conn| {
+            conn.execute(&sql, params![replica, incarnation])
+                .map(|n| n as u64)
+        })
+        .await
     }
 
     async fn get(&self, job_id: &str) -> Result<Option<Job>, RouterError> {
@@ -282,20 +432,11 @@ impl JobStore for SqliteStore {
             rusqlite::types::Value::Integer(s as i64)
         });
         self.rows(
-            "SELECT record, spec_hash, starts FROM jobs WHERE (?1 IS NULL OR state = ?1)
-             ORDER BY ordinal DESC LIMIT ?2",
+            format!(
+                "SELECT {ROW} FROM jobs WHERE (?1 IS NULL OR state = ?1)
+                 ORDER BY ordinal DESC LIMIT ?2"
+            ),
             vec![state, rusqlite::types::Value::Integer(limit as i64)],
-        )
-        .await
-    }
-
-    async fn unfinished(&self) -> Result<Vec<Job>, RouterError> {
-        self.rows(
-            "SELECT record, spec_hash, starts FROM jobs WHERE state IN (?1, ?2) ORDER BY ordinal",
-            vec![
-                (JobState::Queued as i64).into(),
-                (JobState::Running as i64).into(),
-            ],
         )
         .await
     }
@@ -332,18 +473,6 @@ impl JobStore for SqliteStore {
         wal.push("-wal");
         let wal = std::fs::metadata(wal).map_or(0, |m| m.len());
         Ok(pages.max(0) as u64 + wal)
-    }
-
-    async fn pending_validations(&self) -> Result<Vec<Job>, RouterError> {
-        self.rows(
-            "SELECT record, spec_hash, starts FROM jobs WHERE state = ?1 AND validation = ?2
-             ORDER BY ordinal",
-            vec![
-                (JobState::Succeeded as i64).into(),
-                (ValidationOutcome::Pending as i64).into(),
-            ],
-        )
-        .await
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code, reason = "each test file uses a part")]
 
 pub mod faulty_green;
+pub mod jobs;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 
-use super::{Dns, Resolve, Target, next_targets};
+use super::{Dns, Listed, Resolve, Target, next_targets};
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, 1], port))
@@ -47,4 +47,26 @@ async fn dns_resolves_localhost_to_loopback_with_the_port() {
         Dns::new("no-such-host.invalid", 1).resolve().await.is_err(),
         "an unknown name is an error"
     );
+}
+
+#[tokio::test]
+async fn a_list_resolves_to_every_name_that_resolves() {
+    let both = Listed(vec![Dns::new("127.0.0.1", 1), Dns::new("127.0.0.2", 2)]);
+    assert_eq!(
+        both.resolve().await.unwrap(),
+        vec![
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 2], 2))
+        ]
+    );
+    let one_bad = Listed(vec![
+        Dns::new("no-such-host.invalid", 1),
+        Dns::new("127.0.0.1", 3),
+    ]);
+    assert_eq!(
+        one_bad.resolve().await.unwrap(),
+        vec![SocketAddr::from(([127, 0, 0, 1], 3))]
+    );
+    let all_bad = Listed(vec![Dns::new("no-such-host.invalid", 1)]);
+    assert!(all_bad.resolve().await.is_err());
 }

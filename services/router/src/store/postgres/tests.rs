@@ -7,7 +7,7 @@ use hop_runtime::testing::or_skip;
 use hop_runtime::testing::postgres::Postgres;
 
 use super::*;
-use crate::store::contract::{self, job, queued};
+use crate::store::contract::{self, holder, job, queued};
 
 /// A fresh database on `server` for one test (the contract tests each want empty tables).
 async fn database(server: &Postgres, name: &str) -> PgStore {
@@ -26,8 +26,16 @@ async fn keeps_the_store_contract_on_a_real_server() {
         return;
     };
     contract::records_and_events(&database(&server, "records").await).await;
-    contract::pending_validations(&database(&server, "pending").await).await;
+    contract::leases(&database(&server, "leases").await).await;
     contract::one_winner(Arc::new(database(&server, "race").await)).await;
+    // Claims from four replicas (four connections) at once: FOR UPDATE SKIP LOCKED.
+    let first = database(&server, "claims").await;
+    let url = server.url.replace("/postgres", "/claims");
+    let mut replicas: Vec<Arc<dyn JobStore>> = vec![Arc::new(first)];
+    for _ in 1..4 {
+        replicas.push(Arc::new(PgStore::connect(&url, None).await.unwrap()));
+    }
+    contract::claims_never_overlap(replicas).await;
     contract::retention(&database(&server, "retention").await).await;
     // Two stores on one database (two router replicas) see each other's jobs.
     let url = server.url.replace("/postgres", "/records");
@@ -42,7 +50,7 @@ async fn reconnects_after_the_server_restarts_and_names_it_when_down() {
     };
     let store = PgStore::connect(&server.url, None).await.unwrap();
     store
-        .insert(&job("before"), &queued("before"))
+        .insert(&job("before"), &queued("before"), &holder())
         .await
         .unwrap();
     server.stop();

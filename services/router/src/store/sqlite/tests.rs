@@ -4,6 +4,7 @@ use prost::Message;
 
 use super::*;
 use crate::store::contract::{self, job};
+use crate::store::{Claim, JobStore};
 
 fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(&dir.path().join("jobs.sqlite")).unwrap()
@@ -13,8 +14,15 @@ fn open(dir: &tempfile::TempDir) -> SqliteStore {
 async fn keeps_the_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     contract::records_and_events(&open(&dir)).await;
-    contract::pending_validations(&open(&tempfile::tempdir().unwrap())).await;
+    contract::leases(&open(&tempfile::tempdir().unwrap())).await;
     contract::one_winner(Arc::new(open(&tempfile::tempdir().unwrap()))).await;
+    let shared = tempfile::tempdir().unwrap();
+    contract::claims_never_overlap(
+        (0..3)
+            .map(|_| Arc::new(open(&shared)) as Arc<dyn JobStore>)
+            .collect(),
+    )
+    .await;
     contract::retention(&open(&tempfile::tempdir().unwrap())).await;
     // Everything survives closing and opening again.
     let reopened = open(&dir);
@@ -40,7 +48,15 @@ async fn a_store_of_the_first_version_opens_and_reads() {
     let read = store.get("old").await.unwrap().unwrap();
     assert_eq!(read.spec_hash, old.spec_hash, "the hash of the stored spec");
     assert_eq!(read.starts, 1);
-    assert_eq!(store.unfinished().await.unwrap().len(), 1);
+    // Its job has no lease (an expired one): the next router claims it.
+    let claim = Claim {
+        own_previous: false,
+        validations: false,
+        limit: 10,
+    };
+    let claimed = store.claim(&contract::holder(), claim).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].generation, 2);
 }
 
 #[test]
