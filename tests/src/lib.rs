@@ -61,7 +61,7 @@ impl Cluster {
         stage: Option<&str>,
         settings: &[(&str, &str)],
     ) -> Self {
-        Self::launch(green_percent, stage, settings, None, false)
+        Self::launch(green_percent, stage, settings, None, false, &[])
     }
 
     /// As [`Cluster::start_with_stage`], with the services logging at `log_filter` into files
@@ -72,7 +72,26 @@ impl Cluster {
         settings: &[(&str, &str)],
         log_filter: &str,
     ) -> Self {
-        Self::launch(green_percent, stage, settings, Some(log_filter), false)
+        Self::launch(green_percent, stage, settings, Some(log_filter), false, &[])
+    }
+
+    /// As [`Cluster::start_logged`], with several processes of some services, e.g.
+    /// `[("router", 2), ("compute", 2)]` (see `hop_cli::stack::StackConfig::replicas`; several
+    /// routers need a `postgres` setting).
+    pub fn start_replicated(
+        green_percent: u32,
+        settings: &[(&str, &str)],
+        replicas: &[(&str, usize)],
+        log_filter: &str,
+    ) -> Self {
+        Self::launch(
+            green_percent,
+            None,
+            settings,
+            Some(log_filter),
+            false,
+            replicas,
+        )
     }
 
     /// As [`Cluster::start_logged`], with caller identity and mutual TLS on every hop: a test
@@ -84,7 +103,7 @@ impl Cluster {
         settings: &[(&str, &str)],
         log_filter: &str,
     ) -> Self {
-        Self::launch(green_percent, stage, settings, Some(log_filter), true)
+        Self::launch(green_percent, stage, settings, Some(log_filter), true, &[])
     }
 
     fn launch(
@@ -93,6 +112,7 @@ impl Cluster {
         settings: &[(&str, &str)],
         log_filter: Option<&str>,
         secure: bool,
+        replicas: &[(&str, usize)],
     ) -> Self {
         let share = tempfile::tempdir().expect("a temporary share");
         let data = tempfile::tempdir().expect("a temporary data directory");
@@ -129,6 +149,10 @@ impl Cluster {
                 .map(|(s, kv)| ((*s).to_owned(), (*kv).to_owned()))
                 .collect(),
             security: None,
+            replicas: replicas
+                .iter()
+                .map(|(service, n)| ((*service).to_owned(), *n))
+                .collect(),
         };
         let pki = secure.then(|| {
             let pki = TestPki::new("cluster");

@@ -84,6 +84,7 @@ pub fn run(args: &BenchArgs, base: &hop_core::PnlMatrix) -> Result<(), BoxError>
             log_filter: "warn".into(),
             settings: vec![("bridge".into(), "poll_interval=10ms".into())],
             security: None,
+            replicas: Vec::new(),
         })?;
         let mut timelines = Vec::new();
         for i in 0..args.repeat.max(1) {

@@ -7,8 +7,14 @@
 //! compute (green, fetches from ingest; same input root for its local fallback) -> router (blue, green, green weight) -> bridge (the share, the router). Each
 //! service keeps its files in `<data_dir>/<service>`. With [`StackSecurity`] every service gets
 //! the tokens folder, its own token and (optionally) its certificate; addresses are then
-//! `https://`. [`Stack::kill`] and [`Stack::restart`]
-//! (same addresses, same data) let tests kill a service mid-job.
+//! `https://`. [`Stack::kill`], [`Stack::stop`] and [`Stack::restart`] (same addresses, same
+//! data) let tests kill or stop a service mid-job.
+//!
+//! Replicas ([`StackConfig::replicas`]): a service started `n > 1` times has instances
+//! `<service>-0` ... `<service>-<n-1>`, each with its own data directory and log file, and its
+//! clients get every instance's address in one comma-separated list (balanced over, as a
+//! headless Service's addresses are in Kubernetes). Router replicas are named after their
+//! instance (`replica=router-0`) and need a shared store: a `postgres` setting.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -77,6 +83,9 @@ pub struct StackConfig {
     /// Caller tokens and mutual TLS; `None`: plaintext, callers not identified (loopback
     /// development, as most end-to-end tests run).
     pub security: Option<StackSecurity>,
+    /// How many processes of a service to start, e.g. `("router", 2)`; 1 for a service not
+    /// listed.
+    pub replicas: Vec<(String, usize)>,
 }
 
 /// The stack's caller identity and transport security.
@@ -135,7 +144,10 @@ impl StackSecurity {
 /// One running service.
 #[derive(Debug)]
 struct Running {
+    /// The service.
     name: &'static str,
+    /// The instance: the service's name, or `<service>-<i>` for one of several replicas.
+    instance: String,
     child: Child,
     grpc: SocketAddr,
     metrics: SocketAddr,
@@ -177,22 +189,39 @@ impl Stack {
             log_dir,
         };
         for name in SERVICES {
-            let args = stack.args(name);
-            let (child, grpc, metrics) = stack.spawn(name, &args, None)?;
-            stack.running.push(Running {
-                name,
-                child,
-                grpc,
-                metrics,
-                args,
-            });
+            let count = stack.replicas(name);
+            for i in 0..count {
+                let instance = match count {
+                    1 => name.to_owned(),
+                    _ => format!("{name}-{i}"),
+                };
+                let args = stack.args(name, &instance, count > 1);
+                let (child, grpc, metrics) = stack.spawn(name, &instance, &args, None)?;
+                stack.running.push(Running {
+                    name,
+                    instance,
+                    child,
+                    grpc,
+                    metrics,
+                    args,
+                });
+            }
         }
         Ok(stack)
     }
 
-    /// The arguments of `name` given the services started before it.
-    fn args(&self, name: &str) -> Vec<String> {
-        let data = self.config.data_dir.join(name);
+    /// How many processes of `service` the configuration asks for.
+    fn replicas(&self, service: &str) -> usize {
+        self.config
+            .replicas
+            .iter()
+            .find(|(s, _)| s == service)
+            .map_or(1, |(_, n)| (*n).max(1))
+    }
+
+    /// The arguments of `instance` of service `name` given the services started before it.
+    fn args(&self, name: &str, instance: &str, replicated: bool) -> Vec<String> {
+        let data = self.config.data_dir.join(instance);
         let mut args = vec![
             "--data-dir".to_owned(),
             data.display().to_string(),
@@ -212,6 +241,9 @@ impl Stack {
                 set("input_root", input);
             }
             "router" => {
+                if replicated {
+                    set("replica", instance.to_owned());
+                }
                 set("blue", self.uri("legacy"));
                 set("green", self.uri("compute"));
                 set("validator", self.uri("validator"));
@@ -241,6 +273,7 @@ impl Stack {
     fn spawn(
         &self,
         name: &str,
+        instance: &str,
         args: &[String],
         at: Option<(SocketAddr, SocketAddr)>,
     ) -> Result<(Child, SocketAddr, SocketAddr), String> {
@@ -251,7 +284,7 @@ impl Stack {
         let stderr = match &self.log_dir {
             None => Stdio::inherit(),
             Some(dir) => {
-                let path = dir.join(format!("{name}.log"));
+                let path = dir.join(format!("{instance}.log"));
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -271,17 +304,23 @@ impl Stack {
         let addr = |which: &str| {
             ready
                 .addr(which)
-                .ok_or_else(|| format!("{name} announced no {which} address"))
+                .ok_or_else(|| format!("{instance} announced no {which} address"))
         };
         Ok((child, addr("grpc")?, addr("metrics")?))
     }
 
-    fn find(&self, name: &str) -> Option<&Running> {
-        self.running.iter().find(|r| r.name == name)
+    /// An instance by name (a service with one instance is its own instance).
+    fn find(&self, instance: &str) -> Option<&Running> {
+        self.running.iter().find(|r| r.instance == instance)
     }
 
-    /// `http://<grpc address>` of a started service, `https://` with TLS (empty when not
-    /// started).
+    /// Every instance's name, in start order.
+    pub fn instances(&self) -> Vec<String> {
+        self.running.iter().map(|r| r.instance.clone()).collect()
+    }
+
+    /// `http://<grpc address>` of a started instance, `https://` with TLS; for a service with
+    /// several instances, every instance's, comma-separated (empty when not started).
     pub fn uri(&self, name: &str) -> String {
         let scheme = match self
             .config
@@ -292,9 +331,12 @@ impl Stack {
             Some(_) => "https",
             None => "http",
         };
-        self.find(name)
+        self.running
+            .iter()
+            .filter(|r| r.instance == name || r.name == name)
             .map(|r| format!("{scheme}://{}", r.grpc))
-            .unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The stack's security, if on.
@@ -321,11 +363,11 @@ impl Stack {
         self.find(name).map(|r| r.metrics)
     }
 
-    /// Every service with its addresses, in start order.
-    pub fn addresses(&self) -> Vec<(&'static str, SocketAddr, SocketAddr)> {
+    /// Every instance with its addresses, in start order.
+    pub fn addresses(&self) -> Vec<(&str, SocketAddr, SocketAddr)> {
         self.running
             .iter()
-            .map(|r| (r.name, r.grpc, r.metrics))
+            .map(|r| (r.instance.as_str(), r.grpc, r.metrics))
             .collect()
     }
 
@@ -334,25 +376,35 @@ impl Stack {
         self.find(name).map(|r| r.child.id())
     }
 
-    /// Kills a service at once (SIGKILL), as a crash would.
-    pub fn kill(&mut self, name: &str) {
-        if let Some(r) = self.running.iter_mut().find(|r| r.name == name) {
+    /// Kills an instance at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self, instance: &str) {
+        if let Some(r) = self.running.iter_mut().find(|r| r.instance == instance) {
             let _ = r.child.kill();
             let _ = r.child.wait();
         }
     }
 
-    /// Starts a killed (or still running: it is killed first) service again with the same
-    /// arguments, addresses and data directory.
-    pub fn restart(&mut self, name: &str) -> Result<(), String> {
-        self.kill(name);
+    /// Stops an instance as Kubernetes does: SIGTERM, then SIGKILL after `grace`. True when it
+    /// exited by itself.
+    pub fn stop(&mut self, instance: &str, grace: Duration) -> bool {
+        self.running
+            .iter_mut()
+            .find(|r| r.instance == instance)
+            .is_some_and(|r| terminate(&mut r.child, grace))
+    }
+
+    /// Starts a killed or stopped (or still running: it is killed first) instance again with
+    /// the same arguments, addresses and data directory.
+    pub fn restart(&mut self, instance: &str) -> Result<(), String> {
+        self.kill(instance);
         let index = self
             .running
             .iter()
-            .position(|r| r.name == name)
-            .ok_or_else(|| format!("{name} is not part of this stack"))?;
+            .position(|r| r.instance == instance)
+            .ok_or_else(|| format!("{instance} is not part of this stack"))?;
         let r = &self.running[index];
-        let (child, grpc, metrics) = self.spawn(name, &r.args, Some((r.grpc, r.metrics)))?;
+        let (child, grpc, metrics) =
+            self.spawn(r.name, instance, &r.args, Some((r.grpc, r.metrics)))?;
         let r = &mut self.running[index];
         r.child = child;
         r.grpc = grpc;

@@ -37,6 +37,10 @@ pub struct StackArgs {
     /// repeatable.
     #[arg(long = "set", value_name = "SERVICE.KEY=VALUE")]
     pub settings: Vec<String>,
+    /// Several processes of one service, `SERVICE=N` (e.g. `router=2`, `compute=2`); several
+    /// routers need a shared store (`--set router.postgres=postgresql://...`); repeatable.
+    #[arg(long = "replicas", value_name = "SERVICE=N")]
+    pub replicas: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +67,18 @@ impl StackArgs {
             })?;
             settings.push((service.to_owned(), key_value.to_owned()));
         }
+        let mut replicas = Vec::new();
+        for replica in &self.replicas {
+            let parsed = replica
+                .split_once('=')
+                .and_then(|(service, n)| Some((service.to_owned(), n.parse::<usize>().ok()?)));
+            let Some((service, n)) = parsed.filter(|(_, n)| *n >= 1) else {
+                return Err(CliError::Usage(format!(
+                    "--replicas {replica}: write SERVICE=N with N at least 1, e.g. router=2"
+                )));
+            };
+            replicas.push((service, n));
+        }
         Ok(StackConfig {
             launcher: Launcher::SelfExe(hop),
             share: absolute(share)?,
@@ -71,6 +87,7 @@ impl StackArgs {
             log_filter: self.log_filter.clone(),
             settings,
             security: None,
+            replicas,
         })
     }
 }
