@@ -9,7 +9,7 @@
 //!   replica and started again on the side they were routed to — at most `max_starts` times in
 //!   all, so a job that keeps taking its router down ends as failed (`ATTEMPTS_EXHAUSTED`)
 //!   instead of crash-looping; and every succeeded job whose shadow comparison was interrupted is
-//!   compared again. [`crate::leases`] claims at start-up and then periodically.
+//!   compared again. The `leases` task claims at start-up and then periodically.
 
 use std::sync::Arc;
 

@@ -68,7 +68,7 @@ pub struct Job {
     /// How many times a router started the job (1 on acceptance, +1 at every resume).
     pub starts: u32,
     /// The lease generation this copy of the job was read or claimed at (1 on acceptance, +1
-    /// at every claim): the store refuses writes from an older one (see [`crate::store`]).
+    /// at every claim): the store refuses writes from an older one (see the `store` module).
     pub generation: u64,
 }
 

@@ -1,12 +1,24 @@
 //! The encoding every store shares: a job as the wire record's bytes plus the columns the wire
-//! lacks, and events as stored (a `Finished` event without its result, which the record holds
-//! once).
+//! lacks, events as stored (a `Finished` event without its result, which the record holds
+//! once), and the SQL condition of a leased row.
 
 use hop_proto::v1::job_event::{Event, Finished};
-use hop_proto::v1::{JobEvent, JobRecord};
+use hop_proto::v1::{JobEvent, JobRecord, JobState, ValidationOutcome};
 use prost::Message;
 
 use crate::record::{Job, spec_hash};
+
+/// The SQL condition of the rows that hold a lease: unfinished, or succeeded with the comparison
+/// pending when `validations` (an SQL boolean: a parameter such as `$4`, or a literal) holds.
+pub fn leased(validations: &str) -> String {
+    format!(
+        "(state IN ({q}, {r}) OR ({validations} AND state = {s} AND validation = {p}))",
+        q = JobState::Queued as i32,
+        r = JobState::Running as i32,
+        s = JobState::Succeeded as i32,
+        p = ValidationOutcome::Pending as i32,
+    )
+}
 
 /// A job's columns, encoded for a statement.
 pub struct Encoded {

@@ -9,12 +9,12 @@
 //! they check its generation. One connection, reopened on the next call after it broke; each call
 //! is one statement or one transaction.
 
-use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
+use hop_proto::v1::{JobEvent, JobState};
 use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
-use super::encoding::{Encoded, decode_events, decode_job, final_finished, stored_event};
+use super::encoding::{Encoded, decode_events, decode_job, final_finished, leased, stored_event};
 use super::{Claim, Inserted, JobStore, Owner};
 use crate::error::RouterError;
 use crate::record::Job;
@@ -50,18 +50,6 @@ const JOB_COLUMNS: &str = "record, spec_hash, starts, generation";
 const SELECT_JOB: &str = "SELECT record, spec_hash, starts, generation FROM hop_jobs";
 /// The database's clock in milliseconds since the Unix epoch.
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
-/// The rows that hold a lease: unfinished, or succeeded with the comparison pending
-/// (`$v` is the parameter number of the `validations` flag, `TRUE` for every such row).
-fn leased(validations: &str) -> String {
-    format!(
-        "(state IN ({q}, {r}) OR ({validations} AND state = {s} AND validation = {p}))",
-        q = JobState::Queued as i32,
-        r = JobState::Running as i32,
-        s = JobState::Succeeded as i32,
-        p = ValidationOutcome::Pending as i32,
-    )
-}
-
 /// The PostgreSQL job store.
 pub struct PgStore {
     config: Config,

@@ -15,10 +15,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use hop_proto::v1::{JobEvent, JobState, ValidationOutcome};
+use hop_proto::v1::{JobEvent, JobState};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::encoding::{Encoded, decode_events, decode_job, final_finished, stored_event};
+use super::encoding::{Encoded, decode_events, decode_job, final_finished, leased, stored_event};
 use super::{Claim, Inserted, JobStore, Owner};
 use crate::error::RouterError;
 use crate::record::Job;
@@ -53,17 +53,6 @@ const ADDED_COLUMNS: [(&str, &str); 8] = [
 
 /// The clock in milliseconds since the Unix epoch.
 const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-
-/// The rows that hold a lease (see the PostgreSQL store's `leased`).
-fn leased(validations: &str) -> String {
-    format!(
-        "(state IN ({q}, {r}) OR ({validations} AND state = {s} AND validation = {p}))",
-        q = JobState::Queued as i32,
-        r = JobState::Running as i32,
-        s = JobState::Succeeded as i32,
-        p = ValidationOutcome::Pending as i32,
-    )
-}
 
 /// The SQLite job store; cheap to clone.
 #[derive(Debug, Clone)]
