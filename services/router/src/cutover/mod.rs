@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod file_store;
+mod open;
 mod refresh;
 pub mod stage;
 pub mod state;
@@ -61,7 +62,6 @@ pub use store::CutoverStore;
 use crate::error::RouterError;
 use state::{Latch, Persisted};
 use store::{Change, Stored};
-use watcher::FileRead;
 use window::{HealthWindow, Sample};
 
 /// Mismatching comparisons kept for the status.
@@ -104,7 +104,7 @@ struct Inner {
     window: HealthWindow,
     /// Newest first.
     recent_mismatches: VecDeque<CompareReply>,
-    /// What the last read of the desired-state file found ([`FileRead::key`]).
+    /// What the last read of the desired-state file found ([`watcher::FileRead::key`]).
     last_seen: Option<String>,
 }
 
@@ -147,78 +147,6 @@ fn timestamp(ms: u64) -> prost_types::Timestamp {
 }
 
 impl Cutover {
-    /// Loads the persisted state (latch, override) from `store`, reads the desired-state file
-    /// if one is configured, writes the resulting state back, and starts nothing yet.
-    ///
-    /// Never refuses to start over the desired state: an unreadable or invalid file keeps the
-    /// persisted desired state (or, on a first start, `initial_green_percent`'s), and an
-    /// unreadable stored state starts latched to blue with a reason saying so. Fails only on bad
-    /// settings and when the state cannot be written.
-    pub async fn open(
-        config: &CutoverConfig,
-        store: Arc<dyn CutoverStore>,
-        initial_green_percent: u32,
-    ) -> Result<Arc<Self>, RouterError> {
-        config.validate().map_err(RouterError::InvalidRequest)?;
-        if initial_green_percent > 100 {
-            return Err(RouterError::InvalidRequest(format!(
-                "green_percent is {initial_green_percent}, it must be from 0 to 100"
-            )));
-        }
-        telemetry::describe();
-        let read = config.file.as_ref().map(|path| {
-            let read = FileRead::from_bytes(std::fs::read(path));
-            read.report(path);
-            read
-        });
-        let last_seen = read.as_ref().map(FileRead::key);
-        let (source, desired) = match read {
-            None => (
-                format!("config:{initial_green_percent}"),
-                Ok(Desired::from_percent(initial_green_percent)),
-            ),
-            Some(FileRead::Read {
-                fingerprint,
-                desired,
-            }) => (fingerprint, desired),
-            Some(FileRead::Unreadable(reason)) => (String::new(), Err(reason)),
-        };
-        let location = store.location();
-        let start = |stored: Stored, _: &HealthWindow| {
-            Ok(starting(
-                stored,
-                &location,
-                &source,
-                desired.clone(),
-                initial_green_percent,
-            ))
-        };
-        let snapshot = store.update(config.window, None, &start).await?;
-        let inner = Inner {
-            state: snapshot.state,
-            window: snapshot.window,
-            recent_mismatches: VecDeque::with_capacity(RECENT_MISMATCHES),
-            last_seen,
-        };
-        inner.publish();
-        let desired = inner.state.desired;
-        tracing::info!(
-            store = location,
-            stage = desired.stage.as_str(),
-            desired_percent = desired.green_percent,
-            effective_percent = inner.effective_percent(),
-            latch = inner.state.latch.as_ref().map(|l| l.reason.as_str()),
-            overridden = inner.state.overridden,
-            "cutover state loaded"
-        );
-        Ok(Arc::new(Self {
-            config: config.clone(),
-            store,
-            inner: Mutex::new(inner),
-            writes: tokio::sync::Mutex::new(()),
-        }))
-    }
-
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -472,58 +400,6 @@ fn latched(mut state: Persisted, reason: &str) -> Persisted {
         });
         state.updated_at_ms = at_ms;
     }
-    state
-}
-
-/// The state a router starts with, from the stored one and the desired state of `source`.
-fn starting(
-    stored: Stored,
-    location: &str,
-    source: &str,
-    desired: Result<Desired, String>,
-    initial_green_percent: u32,
-) -> Persisted {
-    let now = now_ms();
-    let (previous, corrupt) = match stored {
-        Ok(previous) => (previous, None),
-        Err(reason) => {
-            tracing::error!(store = location, error = %reason,
-                "cannot read the cutover state: starting latched to blue");
-            (None, Some(reason))
-        }
-    };
-    let mut state = match (previous.clone(), desired) {
-        (Some(previous), Ok(_)) if previous.overridden && previous.source == source => previous,
-        (previous, Ok(desired)) => Persisted {
-            desired,
-            source: source.to_owned(),
-            overridden: false,
-            latch: previous.and_then(|p| p.latch),
-            updated_at_ms: 0,
-        },
-        // The file is bad: keep what was in force, or start where the config says.
-        (Some(previous), Err(_)) => previous,
-        (None, Err(_)) => Persisted {
-            desired: Desired::from_percent(initial_green_percent),
-            source: String::new(),
-            overridden: false,
-            latch: None,
-            updated_at_ms: 0,
-        },
-    };
-    if let Some(reason) = corrupt {
-        state.latch = Some(Latch {
-            reason: format!(
-                "the cutover state in {location} could not be read ({reason}): traffic stays \
-                 on blue until an operator resumes"
-            ),
-            at_ms: now,
-        });
-    }
-    state.updated_at_ms = match &previous {
-        Some(p) if p.desired == state.desired && p.latch == state.latch => p.updated_at_ms,
-        _ => now,
-    };
     state
 }
 

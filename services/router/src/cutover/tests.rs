@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hop_proto::v1::{CompareReply, Side};
 use hop_runtime::Shutdown;
 
+use super::watcher::FileRead;
 use super::*;
 
 fn dir() -> tempfile::TempDir {
