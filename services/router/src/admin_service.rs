@@ -79,7 +79,8 @@ impl Admin for AdminService {
         );
         Ok(Response::new(
             self.cutover
-                .set_weight(request.green_percent, &request.reason)?,
+                .set_weight(request.green_percent, &request.reason)
+                .await?,
         ))
     }
 
@@ -89,7 +90,7 @@ impl Admin for AdminService {
     ) -> Result<Response<CutoverStatus>, Status> {
         let (request, peer) = self.authorize("Rollback", request)?;
         tracing::warn!(peer, reason = request.reason, "Admin.Rollback");
-        Ok(Response::new(self.cutover.rollback(&request.reason)))
+        Ok(Response::new(self.cutover.rollback(&request.reason).await))
     }
 
     async fn resume(
@@ -98,7 +99,9 @@ impl Admin for AdminService {
     ) -> Result<Response<CutoverStatus>, Status> {
         let (request, peer) = self.authorize("Resume", request)?;
         tracing::warn!(peer, acknowledge = request.acknowledge, "Admin.Resume");
-        Ok(Response::new(self.cutover.resume(request.acknowledge)?))
+        Ok(Response::new(
+            self.cutover.resume(request.acknowledge).await?,
+        ))
     }
 }
 
@@ -107,16 +110,14 @@ mod tests {
     use hop_proto::v1::Side;
 
     use super::*;
-    use crate::cutover::CutoverConfig;
+    use crate::cutover::{CutoverConfig, FileStore};
 
-    fn service() -> (tempfile::TempDir, AdminService) {
+    async fn service() -> (tempfile::TempDir, AdminService) {
         let dir = tempfile::tempdir().unwrap();
-        let cutover = Cutover::open(
-            &CutoverConfig::default(),
-            &dir.path().join("cutover.json"),
-            50,
-        )
-        .unwrap();
+        let store = FileStore::new(dir.path().join("cutover.json"));
+        let cutover = Cutover::open(&CutoverConfig::default(), Arc::new(store), 50)
+            .await
+            .unwrap();
         (dir, AdminService::new(cutover))
     }
 
@@ -131,7 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_call_needs_an_admin_caller() {
-        let (_dir, admin) = service();
+        let (_dir, admin) = service().await;
         for caller in [None, Some(CallerKind::Client), Some(CallerKind::Service)] {
             let status = admin
                 .cutover_status(from(CutoverStatusRequest {}, caller))
@@ -163,7 +164,7 @@ mod tests {
 
     #[tokio::test]
     async fn rollback_set_weight_and_resume_through_the_service() {
-        let (_dir, admin) = service();
+        let (_dir, admin) = service().await;
         let auth = Some(CallerKind::Admin);
         let status = admin
             .rollback(from(

@@ -32,7 +32,10 @@ pub struct RouterConfig {
     pub store: Option<PathBuf>,
     /// A PostgreSQL connection string (`postgresql://user@host:5432/db` or libpq's
     /// `host=... user=... dbname=...`) for a job store that several router replicas share;
-    /// unset: the embedded SQLite store. Put no password here: use `postgres_password_file`.
+    /// unset: the embedded SQLite store. The cut-over state, its latch and the health window live
+    /// there too, shared by the replicas (each reloads them every `cutover.refresh`); unset:
+    /// `<data_dir>/router/cutover.json` and memory. Put no password here: use
+    /// `postgres_password_file`.
     pub postgres: Option<String>,
     /// A file holding the PostgreSQL password (e.g. a mounted Kubernetes Secret).
     pub postgres_password_file: Option<PathBuf>,

@@ -50,6 +50,7 @@ use hop_runtime::security::CallerKind;
 use hop_runtime::{Background, GrpcServices, ServicePlan, Shutdown};
 
 use admission::Admission;
+use cutover::{CutoverStore, FileStore};
 use dual_run::{Comparator, DualRun};
 use engine_client::GrpcEngines;
 use log::{JobLog, Replica};
@@ -84,11 +85,14 @@ pub async fn run(args: Args) -> ExitCode {
         &args.common,
         |config, shutdown| async move {
             config.own.validate()?;
-            let (store, store_name) = open_store(&config).await?;
-            let state_path = config.common.data_dir.join("router").join("cutover.json");
-            let cutover =
-                cutover::Cutover::open(&config.own.cutover, &state_path, config.own.green_percent)
-                    .map_err(|e| e.to_string())?;
+            let (store, cutover_store, store_name) = open_store(&config).await?;
+            let cutover = cutover::Cutover::open(
+                &config.own.cutover,
+                cutover_store,
+                config.own.green_percent,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let mut services = GrpcServices::new();
             match config.own.cutover.admin_token()? {
                 Some(token) => services = services.accept_token(CallerKind::Admin, token),
@@ -119,6 +123,7 @@ pub async fn run(args: Args) -> ExitCode {
                 shutdown.clone(),
             );
             cutover.watch(shutdown.clone());
+            cutover.follow(shutdown.clone());
             DualRun::describe_metrics();
             let replica = replica(&config.own, shutdown);
             let log = JobLog::new(store, replica.clone());
@@ -171,11 +176,12 @@ fn replica(own: &RouterConfig, stopping: Shutdown) -> Replica {
     }
 }
 
-/// The job store the configuration names (PostgreSQL when `postgres` is set, else SQLite), and
-/// how to name it in logs (never with a password).
+/// The stores the configuration names: with `postgres`, that database for the jobs and the
+/// cut-over state the replicas share; else SQLite for the jobs and `<data_dir>/router/cutover.json`
+/// for the cut-over; and how to name the job store in logs (never with a password).
 async fn open_store(
     config: &hop_runtime::LoadedConfig<RouterConfig>,
-) -> Result<(Arc<dyn JobStore>, String), String> {
+) -> Result<(Arc<dyn JobStore>, Arc<dyn CutoverStore>, String), String> {
     let own = &config.own;
     if let Some(url) = &own.postgres {
         let password = match &own.postgres_password_file {
@@ -193,12 +199,18 @@ async fn open_store(
             .await
             .map_err(|e| e.to_string())?;
         let name = store.target().to_owned();
-        return Ok((Arc::new(store), name));
+        let store = Arc::new(store);
+        return Ok((store.clone(), store, name));
     }
     let path = own
         .store
         .clone()
         .unwrap_or_else(|| config.common.data_dir.join("router").join("jobs.sqlite"));
     let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
-    Ok((Arc::new(store), path.display().to_string()))
+    let state_path = config.common.data_dir.join("router").join("cutover.json");
+    Ok((
+        Arc::new(store),
+        Arc::new(FileStore::new(state_path)),
+        path.display().to_string(),
+    ))
 }

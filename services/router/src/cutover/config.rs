@@ -19,7 +19,13 @@ pub struct CutoverConfig {
     /// How often the file's content is checked.
     #[serde(with = "duration")]
     pub poll: Duration,
-    /// Green jobs in the sliding health window.
+    /// With a shared store (the router's `postgres`): how often each replica reloads the
+    /// cut-over state and window the replicas share, so a latch or a release written by one
+    /// replica reaches every other one within this interval.
+    #[serde(with = "duration")]
+    pub refresh: Duration,
+    /// Green jobs in the sliding health window (shared by all replicas with `postgres`; give
+    /// them all the same value).
     pub window: usize,
     /// Green jobs the window needs before it may roll back (fewer: hold).
     pub min_samples: usize,
@@ -40,6 +46,7 @@ impl Default for CutoverConfig {
         Self {
             file: None,
             poll: Duration::from_secs(1),
+            refresh: Duration::from_secs(1),
             window: 20,
             min_samples: 5,
             max_error_rate: 0.05,
@@ -55,6 +62,9 @@ impl CutoverConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.poll.is_zero() {
             return Err("cutover.poll must be longer than 0".into());
+        }
+        if self.refresh.is_zero() {
+            return Err("cutover.refresh must be longer than 0".into());
         }
         if self.min_samples < 2 {
             return Err(format!(
@@ -117,6 +127,7 @@ mod tests {
         assert!(bad(|c| c.max_error_rate = 1.5).contains("max_error_rate is 1.5"));
         assert!(bad(|c| c.max_relative_difference = f64::NAN).contains("NaN"));
         assert!(bad(|c| c.poll = Duration::ZERO).contains("poll"));
+        assert!(bad(|c| c.refresh = Duration::ZERO).contains("refresh"));
     }
 
     #[test]
@@ -130,6 +141,7 @@ mod tests {
             set: vec![
                 "cutover.file=/etc/hop/cutover.toml".into(),
                 "cutover.max_runtime=2s".into(),
+                "cutover.refresh=250ms".into(),
             ],
             ..CommonArgs::default()
         };
@@ -138,6 +150,7 @@ mod tests {
         assert_eq!(own.file.unwrap(), PathBuf::from("/etc/hop/cutover.toml"));
         assert_eq!(own.max_runtime, Duration::from_secs(2));
         assert_eq!(own.poll, Duration::from_millis(20));
+        assert_eq!(own.refresh, Duration::from_millis(250));
         let typo = CommonArgs {
             set: vec!["cutover.windows=3".into()],
             ..CommonArgs::default()

@@ -13,36 +13,55 @@
 //!   shadows; `green` and `decommissioned` green only. While latched every job is blue-primary and
 //!   green keeps shadowing in every stage but `legacy`, so the window shows whether it recovered
 //!   (at `decommissioned` blue must be scaled up again first).
-//! - **Health window** ([`window`]): green's last `cutover.window` runs (primary and shadow).
+//! - **Health window** ([`window`]): green's last `cutover.window` runs (primary and shadow), of
+//!   every replica when they share a store.
 //!   With at least `cutover.min_samples` of them, an error rate above `max_error_rate`, a p95
 //!   runtime above `max_runtime` or a relative difference from blue above
 //!   `max_relative_difference` latches a rollback naming the figure and its limit. Fewer
 //!   samples: hold. At `decommissioned` there is no blue to go back to, so a breach is only
 //!   logged. Resuming clears the window.
 //!
-//! State changes are written to `state_path` under the lock, synchronously: they are rare and
-//! the file is small. Metrics: see [`telemetry`].
+//! **Where it lives** ([`CutoverStore`]): every change — a latch, a release, a weight, a new
+//! desired file — and every green run is one atomic step in the store, whose result (the state
+//! and the window) becomes the router's; routing reads that copy in memory. A single router keeps
+//! the state in `<data_dir>/router/cutover.json` and the window in memory ([`FileStore`]).
+//! Router replicas sharing PostgreSQL (the router's `postgres`) keep both in the database
+//! ([`crate::store::PgStore`]: `hop_cutover`, `hop_cutover_samples`), never in memory alone:
+//! each replica adds its own green runs to the one window and judges the breach on it, so
+//! failures spread over the replicas roll back as they would on one; two replicas latching at
+//! once end with one latch (the first stays), and a resume on any replica releases it for all.
+//! [`Cutover::follow`] reloads the shared state every `cutover.refresh` (1 s by default), so a
+//! latch or release written by another replica is in force here within that interval: the
+//! gauges follow and the change is logged (the rollback counter counts on the replica that
+//! latched). If the store cannot be written, a rollback and a
+//! new desired file still act on this router (logged and counted: see [`telemetry`]); a weight
+//! change or a resume is refused. The recent mismatches in the status are each replica's own.
 
 pub mod config;
+pub mod file_store;
+mod open;
+mod refresh;
 pub mod stage;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 mod watcher;
 pub mod window;
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use hop_proto::v1::{CompareReply, CutoverStatus, Side};
 
 pub use config::CutoverConfig;
+pub use file_store::FileStore;
 pub use stage::{Desired, Stage};
+pub use store::CutoverStore;
 
 use crate::error::RouterError;
 use state::{Latch, Persisted};
-use watcher::FileRead;
+use store::{Change, Stored};
 use window::{HealthWindow, Sample};
 
 /// Mismatching comparisons kept for the status.
@@ -72,8 +91,11 @@ pub struct GreenSample {
 #[derive(Debug)]
 pub struct Cutover {
     config: CutoverConfig,
-    state_path: PathBuf,
+    store: Arc<dyn CutoverStore>,
     inner: Mutex<Inner>,
+    /// Serializes this replica's steps in the store (and refreshes from it), so the states they
+    /// return are adopted in the order they were written.
+    writes: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -82,7 +104,7 @@ struct Inner {
     window: HealthWindow,
     /// Newest first.
     recent_mismatches: VecDeque<CompareReply>,
-    /// What the last read of the desired-state file found ([`FileRead::key`]).
+    /// What the last read of the desired-state file found ([`watcher::FileRead::key`]).
     last_seen: Option<String>,
 }
 
@@ -93,6 +115,15 @@ impl Inner {
         } else {
             self.state.desired.green_percent
         }
+    }
+
+    /// Makes `state` and `window` this replica's; the state it replaces.
+    fn adopt(&mut self, state: Persisted, window: HealthWindow) -> Persisted {
+        let before = std::mem::replace(&mut self.state, state);
+        self.window = window;
+        self.publish();
+        telemetry::publish_window(&self.window.figures());
+        before
     }
 
     fn publish(&self) {
@@ -116,110 +147,6 @@ fn timestamp(ms: u64) -> prost_types::Timestamp {
 }
 
 impl Cutover {
-    /// Loads the persisted state (latch, override) from `state_path`, reads the desired-state
-    /// file if one is configured, writes the resulting state back, and starts nothing yet.
-    ///
-    /// Never refuses to start over the desired state: an unreadable or invalid file keeps the
-    /// persisted desired state (or, on a first start, `initial_green_percent`'s), and an
-    /// unreadable state file starts latched to blue with a reason saying so. Fails only on bad
-    /// settings and when the state cannot be written.
-    pub fn open(
-        config: &CutoverConfig,
-        state_path: &Path,
-        initial_green_percent: u32,
-    ) -> Result<Arc<Self>, RouterError> {
-        config.validate().map_err(RouterError::InvalidRequest)?;
-        if initial_green_percent > 100 {
-            return Err(RouterError::InvalidRequest(format!(
-                "green_percent is {initial_green_percent}, it must be from 0 to 100"
-            )));
-        }
-        telemetry::describe();
-        let now = now_ms();
-        let previous = state::load(state_path);
-        let (previous, corrupt) = match previous {
-            Ok(previous) => (previous, None),
-            Err(reason) => {
-                tracing::error!(state = %state_path.display(), error = %reason,
-                    "cannot read the cutover state: starting latched to blue");
-                (None, Some(reason))
-            }
-        };
-        let read = config.file.as_ref().map(|path| {
-            let read = FileRead::from_bytes(std::fs::read(path));
-            read.report(path);
-            read
-        });
-        let last_seen = read.as_ref().map(FileRead::key);
-        let (source, desired) = match read {
-            None => (
-                format!("config:{initial_green_percent}"),
-                Ok(Desired::from_percent(initial_green_percent)),
-            ),
-            Some(FileRead::Read {
-                fingerprint,
-                desired,
-            }) => (fingerprint, desired),
-            Some(FileRead::Unreadable(reason)) => (String::new(), Err(reason)),
-        };
-        let mut state = match (previous.clone(), desired) {
-            (Some(previous), Ok(_)) if previous.overridden && previous.source == source => previous,
-            (previous, Ok(desired)) => Persisted {
-                desired,
-                source,
-                overridden: false,
-                latch: previous.and_then(|p| p.latch),
-                updated_at_ms: 0,
-            },
-            // The file is bad: keep what was in force, or start where the config says.
-            (Some(previous), Err(_)) => previous,
-            (None, Err(_)) => Persisted {
-                desired: Desired::from_percent(initial_green_percent),
-                source: String::new(),
-                overridden: false,
-                latch: None,
-                updated_at_ms: 0,
-            },
-        };
-        if let Some(reason) = corrupt {
-            state.latch = Some(Latch {
-                reason: format!(
-                    "the cutover state file {} could not be read ({reason}): traffic stays on \
-                     blue until an operator resumes",
-                    state_path.display()
-                ),
-                at_ms: now,
-            });
-        }
-        state.updated_at_ms = match &previous {
-            Some(p) if p.desired == state.desired && p.latch == state.latch => p.updated_at_ms,
-            _ => now,
-        };
-        state::save(state_path, &state)?;
-        let inner = Inner {
-            state,
-            window: HealthWindow::new(config.window),
-            recent_mismatches: VecDeque::with_capacity(RECENT_MISMATCHES),
-            last_seen,
-        };
-        inner.publish();
-        telemetry::publish_window(&inner.window.figures());
-        let desired = inner.state.desired;
-        tracing::info!(
-            stage = desired.stage.as_str(),
-            desired_percent = desired.green_percent,
-            effective_percent = inner.effective_percent(),
-            latch = inner.state.latch.as_ref().map(|l| l.reason.as_str()),
-            overridden = inner.state.overridden,
-            "cutover state loaded"
-        );
-        Ok(Arc::new(Self {
-            config: config.clone(),
-            state_path: state_path.to_path_buf(),
-            inner: Mutex::new(inner),
-        }))
-    }
-
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -237,40 +164,44 @@ impl Cutover {
 
     /// Records one finished green run (primary or shadow) into the window; latches a rollback
     /// when the window breaches a threshold.
-    pub fn record_green(&self, sample: GreenSample) {
-        let mut inner = self.lock();
+    pub async fn record_green(&self, sample: GreenSample) {
         if let Some(comparison) = sample.comparison.as_ref().filter(|c| !c.matched) {
+            let mut inner = self.lock();
             inner.recent_mismatches.truncate(RECENT_MISMATCHES - 1);
             inner.recent_mismatches.push_front(comparison.clone());
         }
-        inner.window.push(Sample {
+        let sample = Sample {
             seconds: sample.seconds,
             failed: sample.failed,
             comparison: sample
                 .comparison
                 .as_ref()
                 .map(|c| (c.matched, c.max_relative_difference)),
-        });
-        telemetry::publish_window(&inner.window.figures());
-        if inner.state.latch.is_some() {
+        };
+        let config = &self.config;
+        let judge = |stored: Stored, window: &HealthWindow| {
+            let state = existing(stored)?;
+            match window.breach(config) {
+                Some(breach) if state.desired.stage != Stage::Decommissioned => {
+                    Ok(latched(state, &format!("automatic rollback: {breach}")))
+                }
+                _ => Ok(state),
+            }
+        };
+        if self.update_anyway(Some(sample), &judge).await {
+            self.report_latch("automatic");
             return;
         }
-        let Some(breach) = inner.window.breach(&self.config) else {
-            return;
-        };
-        if inner.state.desired.stage == Stage::Decommissioned {
+        let inner = self.lock();
+        let decommissioned =
+            inner.state.latch.is_none() && inner.state.desired.stage == Stage::Decommissioned;
+        if let Some(breach) = inner.window.breach(config).filter(|_| decommissioned) {
             tracing::warn!(
                 breach,
-                "green breaches the health window, but blue is \
-                decommissioned: no automatic rollback (scale blue up and roll back by hand)"
+                "green breaches the health window, but blue is decommissioned: no automatic \
+                 rollback (scale blue up and roll back by hand)"
             );
-            return;
         }
-        self.latch(
-            &mut inner,
-            format!("automatic rollback: {breach}"),
-            "automatic",
-        );
     }
 
     /// The status for `Admin.CutoverStatus` and `hop cutover status`.
@@ -301,26 +232,33 @@ impl Cutover {
     /// An operator's green weight, 0 to 100 (the stage follows: see [`Desired::with_weight`]).
     /// Refused while a rollback is latched. With a desired-state file it holds until the file
     /// changes next.
-    pub fn set_weight(&self, percent: u32, reason: &str) -> Result<CutoverStatus, RouterError> {
+    pub async fn set_weight(
+        &self,
+        percent: u32,
+        reason: &str,
+    ) -> Result<CutoverStatus, RouterError> {
         if percent > 100 {
             return Err(RouterError::InvalidRequest(format!(
                 "green_percent is {percent}, it must be from 0 to 100"
             )));
         }
-        let mut inner = self.lock();
-        if let Some(latch) = &inner.state.latch {
-            return Err(RouterError::FailedPrecondition(format!(
-                "a rollback is latched ({}): release it with `hop cutover resume --ack` before \
-                 changing the weight",
-                latch.reason
-            )));
-        }
-        let before = inner.state.desired;
-        let mut next = inner.state.clone();
-        next.desired = before.with_weight(percent);
-        next.overridden = true;
-        next.updated_at_ms = now_ms();
-        self.commit(&mut inner, next)?;
+        let before = self.lock().state.desired;
+        let weigh = |stored: Stored, _: &HealthWindow| {
+            let mut state = existing(stored)?;
+            if let Some(latch) = &state.latch {
+                return Err(RouterError::FailedPrecondition(format!(
+                    "a rollback is latched ({}): release it with `hop cutover resume --ack` \
+                     before changing the weight",
+                    latch.reason
+                )));
+            }
+            state.desired = state.desired.with_weight(percent);
+            state.overridden = true;
+            state.updated_at_ms = now_ms();
+            Ok(state)
+        };
+        self.update(None, &weigh).await?;
+        let inner = self.lock();
         tracing::info!(
             reason = reason_or_none(reason),
             from_stage = before.stage.as_str(),
@@ -338,24 +276,27 @@ impl Cutover {
     }
 
     /// Emergency rollback: every new job to blue at once, latched (and persisted) before this
-    /// returns. Already latched: the first latch and its reason stay.
-    pub fn rollback(&self, reason: &str) -> CutoverStatus {
-        let mut inner = self.lock();
+    /// returns. Already latched (by any replica): the first latch and its reason stay.
+    pub async fn rollback(&self, reason: &str) -> CutoverStatus {
         let reason = reason_or_none(reason);
-        match &inner.state.latch {
-            Some(latch) => tracing::warn!(
+        let latch = format!("manual rollback: {reason}");
+        let roll_back = |stored: Stored, _: &HealthWindow| Ok(latched(existing(stored)?, &latch));
+        if self.update_anyway(None, &roll_back).await {
+            self.report_latch("manual");
+        } else if let Some(latch) = &self.lock().state.latch {
+            tracing::warn!(
                 reason,
                 latched = latch.reason,
                 "manual rollback asked while already latched; the latch stays"
-            ),
-            None => self.latch(&mut inner, format!("manual rollback: {reason}"), "manual"),
+            );
         }
-        Self::status_of(&inner)
+        self.status()
     }
 
-    /// Releases a latched rollback: traffic returns to the desired weight and the window starts
-    /// empty. Refused unless `acknowledge`; not latched: nothing to do.
-    pub fn resume(&self, acknowledge: bool) -> Result<CutoverStatus, RouterError> {
+    /// Releases a latched rollback (on every replica sharing the store): traffic returns to the
+    /// desired weight and the window starts empty. Refused unless `acknowledge`; not latched:
+    /// nothing to do.
+    pub async fn resume(&self, acknowledge: bool) -> Result<CutoverStatus, RouterError> {
         if !acknowledge {
             return Err(RouterError::FailedPrecondition(
                 "resuming needs an acknowledgement that the cause of the rollback was dealt \
@@ -363,63 +304,103 @@ impl Cutover {
                     .into(),
             ));
         }
-        let mut inner = self.lock();
-        let Some(latch) = inner.state.latch.clone() else {
-            return Ok(Self::status_of(&inner));
+        let release = |stored: Stored, _: &HealthWindow| {
+            let mut state = existing(stored)?;
+            if state.latch.take().is_some() {
+                state.updated_at_ms = now_ms();
+            }
+            Ok(state)
         };
-        let mut next = inner.state.clone();
-        next.latch = None;
-        next.updated_at_ms = now_ms();
-        self.commit(&mut inner, next)?;
-        inner.window.clear();
-        telemetry::publish_window(&inner.window.figures());
-        tracing::warn!(
-            released = latch.reason,
-            green_percent = inner.effective_percent(),
-            stage = inner.state.desired.stage.as_str(),
-            "rollback released by an operator"
-        );
-        Ok(Self::status_of(&inner))
-    }
-
-    /// Persists `next`, then makes it the state; on a write failure nothing changes.
-    fn commit(&self, inner: &mut Inner, next: Persisted) -> Result<(), RouterError> {
-        state::save(&self.state_path, &next)?;
-        inner.state = next;
-        inner.publish();
-        Ok(())
-    }
-
-    /// Makes `next` the state whether or not it can be persisted (a rollback or a new desired
-    /// file must act even then); a write failure is logged and counted.
-    fn commit_anyway(&self, inner: &mut Inner, next: Persisted) {
-        if let Err(error) = state::save(&self.state_path, &next) {
-            metrics::counter!(telemetry::STATE_WRITE_FAILURES_TOTAL).increment(1);
-            tracing::error!(%error, "the cutover state was changed in memory only: it will \
-                not survive a restart");
+        let before = self.lock().state.latch.clone();
+        if self.update(None, &release).await? {
+            let inner = self.lock();
+            tracing::warn!(
+                released = before.as_ref().map(|l| l.reason.as_str()),
+                green_percent = inner.effective_percent(),
+                stage = inner.state.desired.stage.as_str(),
+                "rollback released by an operator"
+            );
         }
-        inner.state = next;
-        inner.publish();
+        Ok(self.status())
     }
 
-    /// Latches a rollback (`kind` is `automatic` or `manual`).
-    fn latch(&self, inner: &mut Inner, reason: String, kind: &'static str) {
-        let mut next = inner.state.clone();
-        let at_ms = now_ms();
-        next.latch = Some(Latch {
-            reason: reason.clone(),
-            at_ms,
-        });
-        next.updated_at_ms = at_ms;
-        self.commit_anyway(inner, next);
+    /// One step in the store (see [`CutoverStore::update`]) whose result becomes this replica's
+    /// state; whether it wrote a new one. On a failure nothing changes.
+    async fn update(
+        &self,
+        sample: Option<Sample>,
+        change: Change<'_>,
+    ) -> Result<bool, RouterError> {
+        let _writing = self.writes.lock().await;
+        let snapshot = self
+            .store
+            .update(self.config.window, sample, change)
+            .await?;
+        self.lock().adopt(snapshot.state, snapshot.window);
+        Ok(snapshot.written)
+    }
+
+    /// [`Self::update`], or when the store fails, the same step on this replica's own state and
+    /// window (a rollback or a new desired file must act even then); the failure is logged and
+    /// counted.
+    async fn update_anyway(&self, sample: Option<Sample>, change: Change<'_>) -> bool {
+        let error = match self.update(sample, change).await {
+            Ok(written) => return written,
+            Err(error) => error,
+        };
+        metrics::counter!(telemetry::STATE_WRITE_FAILURES_TOTAL).increment(1);
+        tracing::error!(%error, "the cutover store failed: this step acts on this router's own \
+            state and window only (other replicas do not see it, and it will not survive a \
+            restart)");
+        let mut inner = self.lock();
+        let mut window = inner.window.clone();
+        if let Some(sample) = sample {
+            window.push(sample);
+        }
+        let state = inner.state.clone();
+        let next = change(Ok(Some(state.clone())), &window).unwrap_or_else(|_| state.clone());
+        let written = next != state;
+        inner.adopt(next, window);
+        written
+    }
+
+    /// Counts and logs a rollback this replica latched (`kind` is `automatic` or `manual`).
+    fn report_latch(&self, kind: &'static str) {
         metrics::counter!(telemetry::ROLLBACKS_TOTAL, "kind" => kind).increment(1);
+        let inner = self.lock();
         tracing::error!(
             kind,
-            reason,
+            reason = inner.state.latch.as_ref().map(|l| l.reason.as_str()),
             desired_percent = inner.state.desired.green_percent,
             "rollback latched: every new job goes to blue until an operator resumes"
         );
     }
+}
+
+/// The stored state, which every step but the first needs.
+fn existing(stored: Stored) -> Result<Persisted, RouterError> {
+    match stored {
+        Ok(Some(state)) => Ok(state),
+        Ok(None) => Err(RouterError::FailedPrecondition(
+            "the cutover state is missing from its store".into(),
+        )),
+        Err(reason) => Err(RouterError::FailedPrecondition(format!(
+            "the stored cutover state cannot be read: {reason}"
+        ))),
+    }
+}
+
+/// `state` with a latch for `reason`, unless one is set already (the first latch stays).
+fn latched(mut state: Persisted, reason: &str) -> Persisted {
+    if state.latch.is_none() {
+        let at_ms = now_ms();
+        state.latch = Some(Latch {
+            reason: reason.to_owned(),
+            at_ms,
+        });
+        state.updated_at_ms = at_ms;
+    }
+    state
 }
 
 fn reason_or_none(reason: &str) -> &str {
@@ -429,5 +410,7 @@ fn reason_or_none(reason: &str) -> &str {
     }
 }
 
+#[cfg(test)]
+mod replica_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,8 @@
-//! The cut-over state that survives restarts (`<data_dir>/router/cutover.json`): the desired
-//! state in force, the safety latch, and when they last changed. Written atomically (temporary
-//! file, fsync, rename, fsync of the folder), so a crash leaves the old or the new state, never
-//! half of one.
+//! The cut-over state that survives restarts: the desired state in force, the safety latch, and
+//! when they last changed. One router keeps it in `<data_dir>/router/cutover.json`, written
+//! atomically (temporary file, fsync, rename, fsync of the folder), so a crash leaves the old or
+//! the new state, never half of one; replicas sharing PostgreSQL keep the same JSON in
+//! `hop_cutover` (see [`super::store`]).
 
 use std::path::Path;
 

@@ -9,8 +9,11 @@ pub const ROLLBACKS_TOTAL: &str = "hop_router_rollbacks_total";
 pub const FILE_CHANGES_TOTAL: &str = "hop_router_cutover_file_changes_total";
 /// 1 while the desired-state file is readable and valid, else 0 (absent without a file).
 pub const FILE_VALID: &str = "hop_router_cutover_file_valid";
-/// Failed writes of the cut-over state file (the latch may not survive a restart).
+/// Failed writes of the cut-over state to its store, a file or the shared database (the latch
+/// may not survive a restart nor reach the other replicas).
 pub const STATE_WRITE_FAILURES_TOTAL: &str = "hop_router_cutover_state_write_failures_total";
+/// Failed reloads of the cut-over state the replicas share.
+pub const REFRESH_FAILURES_TOTAL: &str = "hop_router_cutover_refresh_failures_total";
 /// The green weight asked for.
 pub const DESIRED_PERCENT: &str = "hop_router_cutover_desired_percent";
 /// The green weight in force.
@@ -34,6 +37,10 @@ pub fn describe() {
     metrics::describe_counter!(FILE_CHANGES_TOTAL, "Cutover file changes by outcome");
     metrics::describe_gauge!(FILE_VALID, "1 while the cutover file is valid");
     metrics::describe_counter!(STATE_WRITE_FAILURES_TOTAL, "Failed cutover state writes");
+    metrics::describe_counter!(
+        REFRESH_FAILURES_TOTAL,
+        "Failed shared cutover state reloads"
+    );
     metrics::describe_gauge!(DESIRED_PERCENT, "Desired green weight, percent");
     metrics::describe_gauge!(EFFECTIVE_PERCENT, "Green weight in force, percent");
     metrics::describe_gauge!(LATCHED, "1 while a rollback is latched");

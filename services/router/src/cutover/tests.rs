@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hop_proto::v1::{CompareReply, Side};
 use hop_runtime::Shutdown;
 
+use super::watcher::FileRead;
 use super::*;
 
 fn dir() -> tempfile::TempDir {
@@ -17,8 +18,24 @@ fn state_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("router").join("cutover.json")
 }
 
-fn open(dir: &tempfile::TempDir, green_percent: u32) -> Arc<Cutover> {
-    Cutover::open(&CutoverConfig::default(), &state_path(dir), green_percent).unwrap()
+/// A cut-over with its state in the file `path`.
+async fn open_at(
+    config: &CutoverConfig,
+    path: &Path,
+    green_percent: u32,
+) -> Result<Arc<Cutover>, RouterError> {
+    Cutover::open(
+        config,
+        Arc::new(FileStore::new(path.to_path_buf())),
+        green_percent,
+    )
+    .await
+}
+
+async fn open(dir: &tempfile::TempDir, green_percent: u32) -> Arc<Cutover> {
+    open_at(&CutoverConfig::default(), &state_path(dir), green_percent)
+        .await
+        .unwrap()
 }
 
 fn with_file(file: &Path) -> CutoverConfig {
@@ -29,7 +46,7 @@ fn with_file(file: &Path) -> CutoverConfig {
     }
 }
 
-fn ok() -> GreenSample {
+pub(super) fn ok() -> GreenSample {
     GreenSample {
         seconds: 0.5,
         failed: false,
@@ -37,7 +54,7 @@ fn ok() -> GreenSample {
     }
 }
 
-fn failed() -> GreenSample {
+pub(super) fn failed() -> GreenSample {
     GreenSample {
         failed: true,
         ..ok()
@@ -63,7 +80,7 @@ fn green_share(cutover: &Cutover) -> usize {
 }
 
 /// Polls `condition` until it holds, failing after a generous deadline.
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
+pub(super) async fn eventually(what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -71,15 +88,15 @@ async fn eventually(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
-#[test]
-fn configured_weight_sets_stage_and_routing() {
+#[tokio::test]
+async fn configured_weight_sets_stage_and_routing() {
     let dir = dir();
-    let legacy = open(&dir, 0).status();
+    let legacy = open(&dir, 0).await.status();
     assert_eq!(
         (legacy.stage.as_str(), legacy.effective_green_percent),
         ("legacy", 0)
     );
-    let cutover = open(&dir, 10);
+    let cutover = open(&dir, 10).await;
     let status = cutover.status();
     assert_eq!(status.stage, "weighted");
     assert_eq!(
@@ -92,44 +109,46 @@ fn configured_weight_sets_stage_and_routing() {
     let route = cutover.route("job_1");
     assert_eq!(route.primary, crate::routing::side_for("job_1", 10));
     assert!(route.shadow.is_some_and(|s| s != route.primary));
-    assert_eq!(open(&dir, 100).status().stage, "green");
-    let refused = Cutover::open(&CutoverConfig::default(), &state_path(&dir), 101).unwrap_err();
+    assert_eq!(open(&dir, 100).await.status().stage, "green");
+    let refused = open_at(&CutoverConfig::default(), &state_path(&dir), 101)
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), "INVALID_REQUEST");
 }
 
-#[test]
-fn set_weight_is_persisted_until_the_configured_weight_changes() {
+#[tokio::test]
+async fn set_weight_is_persisted_until_the_configured_weight_changes() {
     let dir = dir();
-    let cutover = open(&dir, 0);
-    let status = cutover.set_weight(50, "step 2").unwrap();
+    let cutover = open(&dir, 0).await;
+    let status = cutover.set_weight(50, "step 2").await.unwrap();
     assert_eq!(
         (status.stage.as_str(), status.effective_green_percent),
         ("weighted", 50)
     );
     let green = green_share(&cutover);
     assert!((430..570).contains(&green), "{green} of 1000 green at 50 %");
-    let refused = cutover.set_weight(101, "typo").unwrap_err();
+    let refused = cutover.set_weight(101, "typo").await.unwrap_err();
     assert_eq!(refused.code(), "INVALID_REQUEST");
-    assert_eq!(cutover.set_weight(0, "back").unwrap().stage, "dual");
-    cutover.set_weight(90, "step 3").unwrap();
+    assert_eq!(cutover.set_weight(0, "back").await.unwrap().stage, "dual");
+    cutover.set_weight(90, "step 3").await.unwrap();
     drop(cutover);
     assert_eq!(
-        open(&dir, 0).status().desired_green_percent,
+        open(&dir, 0).await.status().desired_green_percent,
         90,
         "override kept"
     );
     assert_eq!(
-        open(&dir, 10).status().desired_green_percent,
+        open(&dir, 10).await.status().desired_green_percent,
         10,
         "new config wins"
     );
 }
 
-#[test]
-fn manual_rollback_latches_persists_and_needs_an_acknowledged_resume() {
+#[tokio::test]
+async fn manual_rollback_latches_persists_and_needs_an_acknowledged_resume() {
     let dir = dir();
-    let cutover = open(&dir, 50);
-    let status = cutover.rollback("  ");
+    let cutover = open(&dir, 50).await;
+    let status = cutover.rollback("  ").await;
     assert!(status.latched && status.latched_at.is_some());
     assert_eq!(status.latch_reason, "manual rollback: no reason given");
     assert_eq!(
@@ -145,48 +164,51 @@ fn manual_rollback_latches_persists_and_needs_an_acknowledged_resume() {
             (Side::Blue, Some(Side::Green))
         );
     }
-    let again = cutover.rollback("second");
+    let again = cutover.rollback("second").await;
     assert_eq!(
         again.latch_reason, "manual rollback: no reason given",
         "first latch kept"
     );
-    let refused = cutover.set_weight(10, "too soon").unwrap_err();
+    let refused = cutover.set_weight(10, "too soon").await.unwrap_err();
     assert_eq!(refused.code(), "FAILED_PRECONDITION");
     assert!(refused.to_string().contains("resume --ack"), "{refused}");
     drop(cutover);
 
-    let cutover = open(&dir, 50);
+    let cutover = open(&dir, 50).await;
     assert!(cutover.status().latched, "the latch survives a restart");
     assert_eq!(cutover.status().latched_at, status.latched_at);
     assert_eq!(
-        cutover.resume(false).unwrap_err().code(),
+        cutover.resume(false).await.unwrap_err().code(),
         "FAILED_PRECONDITION"
     );
     assert!(cutover.status().latched);
-    let resumed = cutover.resume(true).unwrap();
+    let resumed = cutover.resume(true).await.unwrap();
     assert!(!resumed.latched && resumed.latch_reason.is_empty());
     assert_eq!(resumed.effective_green_percent, 50);
     let (resumed_at, latched_at) = (resumed.updated_at.unwrap(), status.latched_at.unwrap());
     assert!((resumed_at.seconds, resumed_at.nanos) >= (latched_at.seconds, latched_at.nanos));
     drop(cutover);
-    assert!(!open(&dir, 50).status().latched, "the release is persisted");
     assert!(
-        open(&dir, 50).resume(true).is_ok(),
+        !open(&dir, 50).await.status().latched,
+        "the release is persisted"
+    );
+    assert!(
+        open(&dir, 50).await.resume(true).await.is_ok(),
         "resuming when not latched is a no-op"
     );
 }
 
-#[test]
-fn the_window_rolls_back_automatically_only_with_enough_samples() {
+#[tokio::test]
+async fn the_window_rolls_back_automatically_only_with_enough_samples() {
     let dir = dir();
-    let cutover = open(&dir, 90);
+    let cutover = open(&dir, 90).await;
     for _ in 0..4 {
-        cutover.record_green(failed());
+        cutover.record_green(failed()).await;
     }
     let status = cutover.status();
     assert!(!status.latched, "4 samples < min_samples: hold");
     assert_eq!((status.window_samples, status.window_error_rate), (4, 1.0));
-    cutover.record_green(ok());
+    cutover.record_green(ok()).await;
     let status = cutover.status();
     assert!(status.latched, "the fifth sample decides");
     assert_eq!(
@@ -202,26 +224,28 @@ fn the_window_rolls_back_automatically_only_with_enough_samples() {
             .latch
             .is_some()
     );
-    let resumed = cutover.resume(true).unwrap();
+    let resumed = cutover.resume(true).await.unwrap();
     assert_eq!(
         (resumed.window_samples, resumed.effective_green_percent),
         (0, 90)
     );
     for _ in 0..5 {
-        cutover.record_green(ok());
+        cutover.record_green(ok()).await;
     }
     assert!(!cutover.status().latched, "a healthy window holds");
 }
 
-#[test]
-fn slow_or_inaccurate_green_rolls_back() {
+#[tokio::test]
+async fn slow_or_inaccurate_green_rolls_back() {
     let dir = dir();
-    let cutover = open(&dir, 10);
+    let cutover = open(&dir, 10).await;
     for _ in 0..5 {
-        cutover.record_green(GreenSample {
-            seconds: 7.0,
-            ..ok()
-        });
+        cutover
+            .record_green(GreenSample {
+                seconds: 7.0,
+                ..ok()
+            })
+            .await;
     }
     assert!(
         cutover
@@ -230,11 +254,13 @@ fn slow_or_inaccurate_green_rolls_back() {
             .contains("p95 runtime 7 s over the last 5 jobs")
     );
     let dir2 = self::dir();
-    let cutover = open(&dir2, 10);
+    let cutover = open(&dir2, 10).await;
     for i in 0..4 {
-        cutover.record_green(mismatch(&format!("job_{i}"), 0.001));
+        cutover
+            .record_green(mismatch(&format!("job_{i}"), 0.001))
+            .await;
     }
-    cutover.record_green(mismatch("job_4", 0.02));
+    cutover.record_green(mismatch("job_4", 0.02)).await;
     let status = cutover.status();
     assert!(
         status
@@ -245,35 +271,41 @@ fn slow_or_inaccurate_green_rolls_back() {
     assert_eq!(status.window_mismatches, 5);
 }
 
-#[test]
-fn decommissioned_never_rolls_back_automatically() {
+#[tokio::test]
+async fn decommissioned_never_rolls_back_automatically() {
     let dir = dir();
     let file = dir.path().join("cutover.toml");
     std::fs::write(&file, "stage = \"decommissioned\"").unwrap();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 0).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 0)
+        .await
+        .unwrap();
     for _ in 0..10 {
-        cutover.record_green(failed());
+        cutover.record_green(failed()).await;
     }
     assert!(!cutover.status().latched);
     assert!(
-        cutover.rollback("blue scaled up again").latched,
+        cutover.rollback("blue scaled up again").await.latched,
         "a manual one still works"
     );
 }
 
-#[test]
-fn recent_mismatches_are_the_last_ten_newest_first() {
+#[tokio::test]
+async fn recent_mismatches_are_the_last_ten_newest_first() {
     let dir = dir();
-    let cutover = open(&dir, 0);
+    let cutover = open(&dir, 0).await;
     for i in 0..12 {
-        cutover.record_green(mismatch(&format!("job_{i}"), 0.0));
-        cutover.record_green(GreenSample {
-            comparison: Some(CompareReply {
-                matched: true,
-                ..CompareReply::default()
-            }),
-            ..ok()
-        });
+        cutover
+            .record_green(mismatch(&format!("job_{i}"), 0.0))
+            .await;
+        cutover
+            .record_green(GreenSample {
+                comparison: Some(CompareReply {
+                    matched: true,
+                    ..CompareReply::default()
+                }),
+                ..ok()
+            })
+            .await;
     }
     let ids: Vec<String> = cutover
         .status()
@@ -285,39 +317,41 @@ fn recent_mismatches_are_the_last_ten_newest_first() {
     assert_eq!(ids, expected);
 }
 
-#[test]
-fn an_unreadable_state_file_starts_latched() {
+#[tokio::test]
+async fn an_unreadable_state_file_starts_latched() {
     let dir = dir();
     std::fs::create_dir_all(state_path(&dir).parent().unwrap()).unwrap();
     std::fs::write(state_path(&dir), "not json").unwrap();
-    let cutover = open(&dir, 50);
+    let cutover = open(&dir, 50).await;
     let status = cutover.status();
     assert!(
         status.latched && status.latch_reason.contains("could not be read"),
         "{status:?}"
     );
-    assert!(cutover.resume(true).is_ok());
+    assert!(cutover.resume(true).await.is_ok());
     assert!(
-        !open(&dir, 50).status().latched,
+        !open(&dir, 50).await.status().latched,
         "the rewritten state is readable"
     );
 }
 
-#[test]
-fn the_state_must_be_writable_at_start() {
+#[tokio::test]
+async fn the_state_must_be_writable_at_start() {
     let dir = dir();
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "").unwrap();
-    let refused = Cutover::open(&CutoverConfig::default(), &blocker.join("c.json"), 0);
+    let refused = open_at(&CutoverConfig::default(), &blocker.join("c.json"), 0).await;
     assert_eq!(refused.unwrap_err().code(), "CUTOVER_STATE_FAILED");
 }
 
-#[test]
-fn the_file_sets_the_desired_state_and_a_bad_file_keeps_the_last_good_one() {
+#[tokio::test]
+async fn the_file_sets_the_desired_state_and_a_bad_file_keeps_the_last_good_one() {
     let dir = dir();
     let file = dir.path().join("cutover.toml");
     std::fs::write(&file, "stage = \"weighted\"\ngreen_percent = 10\n").unwrap();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 100).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 100)
+        .await
+        .unwrap();
     assert_eq!(
         (
             cutover.status().stage.as_str(),
@@ -327,7 +361,9 @@ fn the_file_sets_the_desired_state_and_a_bad_file_keeps_the_last_good_one() {
     );
     drop(cutover);
     std::fs::write(&file, "stage = \"weighted\"\ngreen_percent = 1000\n").unwrap();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 100).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 100)
+        .await
+        .unwrap();
     assert_eq!(
         cutover.status().desired_green_percent,
         10,
@@ -335,14 +371,18 @@ fn the_file_sets_the_desired_state_and_a_bad_file_keeps_the_last_good_one() {
     );
     drop(cutover);
     let fresh = self::dir();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&fresh), 0).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&fresh), 0)
+        .await
+        .unwrap();
     assert_eq!(
         cutover.status().stage,
         "legacy",
         "first start with a bad file: config"
     );
     let missing = fresh.path().join("missing.toml");
-    let cutover = Cutover::open(&with_file(&missing), &state_path(&fresh), 0).unwrap();
+    let cutover = open_at(&with_file(&missing), &state_path(&fresh), 0)
+        .await
+        .unwrap();
     assert_eq!(cutover.status().stage, "legacy");
 }
 
@@ -363,7 +403,9 @@ async fn the_watcher_applies_changes_and_survives_bad_files() {
     let dir = dir();
     let file = dir.path().join("cutover.toml");
     std::fs::write(&file, "stage = \"dual\"\n").unwrap();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 0).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 0)
+        .await
+        .unwrap();
     assert_eq!(cutover.status().stage, "dual");
     let shutdown = Shutdown::new();
     let watcher = cutover.watch(shutdown.clone());
@@ -377,7 +419,7 @@ async fn the_watcher_applies_changes_and_survives_bad_files() {
     );
 
     // An operator's override holds through bad and unchanged contents, until a new one.
-    cutover.set_weight(10, "slow down").unwrap();
+    cutover.set_weight(10, "slow down").await.unwrap();
     write_seen(&cutover, &file, "stage = \"dual\"\ngreen_percent = 7\n").await;
     assert_eq!(cutover.status().desired_green_percent, 10, "invalid: kept");
     std::fs::remove_file(&file).unwrap();
@@ -422,7 +464,7 @@ async fn the_watcher_applies_changes_and_survives_bad_files() {
     assert_eq!(cutover.status().effective_green_percent, 100);
 
     // Latched: the file still moves the desired state, never the effective one.
-    cutover.rollback("drill");
+    cutover.rollback("drill").await;
     std::fs::write(&data, "stage = \"weighted\"\ngreen_percent = 30\n").unwrap();
     eventually("desired 30", || {
         cutover.status().desired_green_percent == 30
@@ -443,22 +485,38 @@ async fn the_file_override_survives_a_restart_until_the_file_changes() {
     let dir = dir();
     let file = dir.path().join("cutover.toml");
     std::fs::write(&file, "stage = \"weighted\"\ngreen_percent = 50\n").unwrap();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 0).unwrap();
-    cutover.set_weight(20, "hold at 20").unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 0)
+        .await
+        .unwrap();
+    cutover.set_weight(20, "hold at 20").await.unwrap();
     drop(cutover);
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 0).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 0)
+        .await
+        .unwrap();
     assert_eq!(cutover.status().desired_green_percent, 20);
     drop(cutover);
     std::fs::write(&file, "stage = \"weighted\"\ngreen_percent = 60\n").unwrap();
-    let cutover = Cutover::open(&with_file(&file), &state_path(&dir), 0).unwrap();
+    let cutover = open_at(&with_file(&file), &state_path(&dir), 0)
+        .await
+        .unwrap();
     assert_eq!(cutover.status().desired_green_percent, 60);
 }
 
 #[tokio::test]
 async fn without_a_file_the_watcher_ends_at_once() {
     let dir = dir();
-    let watcher = open(&dir, 0).watch(Shutdown::new());
+    let watcher = open(&dir, 0).await.watch(Shutdown::new());
     tokio::time::timeout(Duration::from_secs(5), watcher)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_file_store_is_not_followed() {
+    let dir = dir();
+    let follower = open(&dir, 0).await.follow(Shutdown::new());
+    tokio::time::timeout(Duration::from_secs(5), follower)
         .await
         .unwrap()
         .unwrap();

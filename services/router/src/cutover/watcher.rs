@@ -11,7 +11,9 @@ use std::sync::Arc;
 use tokio::time::MissedTickBehavior;
 
 use super::stage::Desired;
-use super::{Cutover, now_ms, telemetry};
+use super::store::Stored;
+use super::window::HealthWindow;
+use super::{Cutover, existing, now_ms, telemetry};
 
 /// What one read of the desired-state file found.
 #[derive(Debug)]
@@ -84,45 +86,49 @@ impl Cutover {
                     () = shutdown.wait() => return,
                     _ = ticker.tick() => {
                         let read = FileRead::from_bytes(tokio::fs::read(&path).await);
-                        this.apply_file(&path, read);
+                        this.apply_file(&path, read).await;
                     }
                 }
             }
         })
     }
 
-    /// Acts on one read of the file: nothing when it found what the last one did.
-    fn apply_file(&self, path: &Path, read: FileRead) {
-        let mut inner = self.lock();
+    /// Acts on one read of the file: nothing when it found what the last one did, or content
+    /// in force already (back after a bad read, under an operator's override of this very
+    /// content, or applied by another replica first).
+    async fn apply_file(&self, path: &Path, read: FileRead) {
         let key = read.key();
-        if inner.last_seen.as_ref() == Some(&key) {
+        if self.lock().last_seen.as_ref() == Some(&key) {
             return;
         }
-        inner.last_seen = Some(key);
         read.report(path);
-        let FileRead::Read {
+        if let FileRead::Read {
             fingerprint,
             desired: Ok(desired),
         } = read
-        else {
-            return;
-        };
-        // The content in force already (back after a bad read, or under an operator's
-        // override of this very content).
-        if fingerprint == inner.state.source {
-            return;
+        {
+            let before = self.lock().state.clone();
+            let apply = |stored: Stored, _: &HealthWindow| {
+                let mut state = existing(stored)?;
+                if state.source != fingerprint {
+                    state.desired = desired;
+                    state.source.clone_from(&fingerprint);
+                    state.overridden = false;
+                    state.updated_at_ms = now_ms();
+                }
+                Ok(state)
+            };
+            if self.update_anyway(None, &apply).await {
+                metrics::counter!(telemetry::FILE_CHANGES_TOTAL, "outcome" => "applied")
+                    .increment(1);
+                tracing::info!(file = %path.display(), stage = desired.stage.as_str(),
+                    green_percent = desired.green_percent,
+                    from_stage = before.desired.stage.as_str(),
+                    from_percent = before.desired.green_percent,
+                    ended_override = before.overridden, latched = before.latch.is_some(),
+                    "cutover file applied");
+            }
         }
-        let before = inner.state.clone();
-        let mut next = before.clone();
-        next.desired = desired;
-        next.source = fingerprint;
-        next.overridden = false;
-        next.updated_at_ms = now_ms();
-        self.commit_anyway(&mut inner, next);
-        metrics::counter!(telemetry::FILE_CHANGES_TOTAL, "outcome" => "applied").increment(1);
-        tracing::info!(file = %path.display(), stage = desired.stage.as_str(),
-            green_percent = desired.green_percent, from_stage = before.desired.stage.as_str(),
-            from_percent = before.desired.green_percent, ended_override = before.overridden,
-            latched = before.latch.is_some(), "cutover file applied");
+        self.lock().last_seen = Some(key);
     }
 }

@@ -183,7 +183,7 @@ impl DualRun {
                     "green failed as primary; running the job on blue"
                 );
             }
-            self.record(rules::green_sample(&first, None, None));
+            self.record(rules::green_sample(&first, None, None)).await;
             metrics::counter!(FALLBACKS_TOTAL).increment(1);
             let to_blue = |job: &mut Job| {
                 job.side = Side::Blue;
@@ -209,7 +209,7 @@ impl DualRun {
                 self.settle(&job_id, &first, primary_result.as_ref(), shadow_run)
                     .await;
             }
-            None => self.record(rules::green_sample(&first, None, None)),
+            None => self.record(rules::green_sample(&first, None, None)).await,
         }
     }
 
@@ -310,7 +310,8 @@ impl DualRun {
             primary,
             Some(&shadow),
             comparison.as_ref(),
-        ));
+        ))
+        .await;
         let validation = match (&outcome, &comparison) {
             (Outcome::Finished(_), Some(reply)) => Validation {
                 outcome: if reply.matched {
@@ -348,9 +349,9 @@ impl DualRun {
         self.log.annotate(job_id, &change).await;
     }
 
-    fn record(&self, sample: Option<crate::cutover::GreenSample>) {
+    async fn record(&self, sample: Option<crate::cutover::GreenSample>) {
         if let Some(sample) = sample {
-            self.cutover.record_green(sample);
+            self.cutover.record_green(sample).await;
         }
     }
 }

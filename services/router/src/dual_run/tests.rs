@@ -10,7 +10,7 @@ use hop_proto::v1::{JobEvent, JobOptions, JobResult};
 
 use super::*;
 use crate::admission::Admission;
-use crate::cutover::CutoverConfig;
+use crate::cutover::{CutoverConfig, FileStore};
 use crate::error::RouterError;
 use crate::log::Replica;
 use crate::record::Job;
@@ -97,7 +97,7 @@ struct Rig {
 }
 
 /// A router core in `dir` with the cut-over file `stage`, the fakes and `max_starts` 3.
-fn rig_in(dir: tempfile::TempDir, stage: &str, blue: Act, green: Act, matched: bool) -> Rig {
+async fn rig_in(dir: tempfile::TempDir, stage: &str, blue: Act, green: Act, matched: bool) -> Rig {
     let file = dir.path().join("cutover.toml");
     std::fs::write(&file, stage).unwrap();
     let config = CutoverConfig {
@@ -107,7 +107,8 @@ fn rig_in(dir: tempfile::TempDir, stage: &str, blue: Act, green: Act, matched: b
         min_samples: 20,
         ..CutoverConfig::default()
     };
-    let cutover = Cutover::open(&config, &dir.path().join("cutover.json"), 0).unwrap();
+    let store = FileStore::new(dir.path().join("cutover.json"));
+    let cutover = Cutover::open(&config, Arc::new(store), 0).await.unwrap();
     let store = SqliteStore::open(&dir.path().join("jobs.sqlite")).unwrap();
     let engines = Arc::new(FakeEngines {
         blue,
@@ -153,8 +154,8 @@ fn next_run() -> String {
     )
 }
 
-fn rig(stage: &str, blue: Act, green: Act, matched: bool) -> Rig {
-    rig_in(tempfile::tempdir().unwrap(), stage, blue, green, matched)
+async fn rig(stage: &str, blue: Act, green: Act, matched: bool) -> Rig {
+    rig_in(tempfile::tempdir().unwrap(), stage, blue, green, matched).await
 }
 
 fn spec(id: &str) -> JobSpec {
@@ -211,7 +212,7 @@ impl Rig {
 
 #[tokio::test]
 async fn dual_stage_blue_answers_and_green_shadows_and_is_compared() {
-    let rig = rig("stage = \"dual\"\n", Act::Finish, Act::Finish, true);
+    let rig = rig("stage = \"dual\"\n", Act::Finish, Act::Finish, true).await;
     let job = rig.run("j1").await;
     assert_eq!(job.state, JobState::Succeeded);
     assert_eq!((job.side, job.shadow), (Side::Blue, Some(Side::Green)));
@@ -240,7 +241,8 @@ async fn green_failing_as_primary_falls_back_to_blue_and_counts() {
         Act::Finish,
         Act::Fail(FailureCode::Unavailable),
         true,
-    );
+    )
+    .await;
     let job = rig.run("j2").await;
     assert_eq!(job.state, JobState::Succeeded, "the client is served");
     assert_eq!((job.side, job.shadow), (Side::Blue, None));
@@ -258,7 +260,8 @@ async fn a_refusal_of_the_jobs_own_input_ends_it_on_green() {
         Act::Finish,
         Act::Fail(FailureCode::InvalidInput),
         true,
-    );
+    )
+    .await;
     let job = rig.run("j3").await;
     assert_eq!(job.state, JobState::Failed);
     assert_eq!(job.failure.unwrap().code, FailureCode::InvalidInput);
@@ -277,7 +280,8 @@ async fn weighted_green_primary_with_a_blue_shadow_flags_a_mismatch() {
         Act::Finish,
         Act::Finish,
         false,
-    );
+    )
+    .await;
     let id = id_on(true, 50);
     let job = rig.run(&id).await;
     assert_eq!((job.side, job.shadow), (Side::Green, Some(Side::Blue)));
@@ -299,7 +303,8 @@ async fn a_slow_shadow_never_delays_the_client_and_counts_as_failed() {
         Act::Finish,
         Act::Slow(Duration::from_secs(5)),
         true,
-    );
+    )
+    .await;
     let started = Instant::now();
     rig.admission.submit(spec("j5")).await.unwrap();
     let mut events = rig.dual.log.watch("j5", 0).await.unwrap();
@@ -318,7 +323,7 @@ async fn a_slow_shadow_never_delays_the_client_and_counts_as_failed() {
 
 #[tokio::test]
 async fn the_same_id_is_the_same_job_only_with_the_same_spec() {
-    let rig = rig("stage = \"legacy\"\n", Act::Finish, Act::Finish, true);
+    let rig = rig("stage = \"legacy\"\n", Act::Finish, Act::Finish, true).await;
     rig.run("j6").await;
     let (again, duplicate) = rig.admission.submit(spec("j6")).await.unwrap();
     assert!(duplicate);
@@ -333,7 +338,7 @@ async fn the_same_id_is_the_same_job_only_with_the_same_spec() {
 
 #[tokio::test]
 async fn a_restart_resumes_a_job_a_bounded_number_of_times() {
-    let rig = rig("stage = \"legacy\"\n", Act::Finish, Act::Finish, true);
+    let rig = rig("stage = \"legacy\"\n", Act::Finish, Act::Finish, true).await;
     let store = rig.dual.log.store();
     let queued = |id: &str| JobEvent {
         sequence: 1,
@@ -377,7 +382,7 @@ async fn a_restart_resumes_a_job_a_bounded_number_of_times() {
 
 #[tokio::test]
 async fn an_interrupted_comparison_is_made_after_a_restart() {
-    let rig = rig("stage = \"dual\"\n", Act::Finish, Act::Finish, true);
+    let rig = rig("stage = \"dual\"\n", Act::Finish, Act::Finish, true).await;
     let mut answered = Job::accepted(spec("j8"), Side::Blue, Some(Side::Green));
     answered.state = JobState::Succeeded;
     answered.result = Some(JobResult {
@@ -397,7 +402,7 @@ async fn an_interrupted_comparison_is_made_after_a_restart() {
         .unwrap();
     // A second router core over the same folder, as after a restart.
     let Rig { dir, .. } = rig;
-    let restarted = rig_in(dir, "stage = \"dual\"\n", Act::Finish, Act::Finish, true);
+    let restarted = rig_in(dir, "stage = \"dual\"\n", Act::Finish, Act::Finish, true).await;
     assert_eq!(
         restarted.admission.claim(true).await.unwrap(),
         1,

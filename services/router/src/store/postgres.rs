@@ -8,6 +8,9 @@
 //! claims take rows with `FOR UPDATE SKIP LOCKED`, and fenced writes lock the job's row before
 //! they check its generation. One connection, reopened on the next call after it broke; each call
 //! is one statement or one transaction.
+//!
+//! The cut-over's state and health window live here too (`hop_cutover`, `hop_cutover_samples`:
+//! see [`cutover`]).
 
 use hop_proto::v1::{JobEvent, JobState};
 use tokio::sync::{Mutex, MutexGuard};
@@ -43,6 +46,18 @@ ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS incarnation TEXT NOT NULL DEFAULT '';
 ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE hop_jobs ADD COLUMN IF NOT EXISTS lease_until_ms BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS hop_cutover (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL
+);
+INSERT INTO hop_cutover (id, state) VALUES (1, '') ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS hop_cutover_samples (
+    ordinal    BIGSERIAL PRIMARY KEY,
+    seconds    DOUBLE PRECISION NOT NULL,
+    failed     BOOLEAN NOT NULL,
+    matched    BOOLEAN,
+    difference DOUBLE PRECISION
+);
 COMMIT;
 ";
 
@@ -451,5 +466,6 @@ impl JobStore for PgStore {
     }
 }
 
+mod cutover;
 #[cfg(test)]
 mod tests;
