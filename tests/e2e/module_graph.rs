@@ -5,8 +5,8 @@
 //! The graph is read from the source text: a file belongs to its top-level module (`src/x.rs`,
 //! `src/x/**`); an edge x -> y is any `crate::y` (also inside `use crate::{..}` groups and doc
 //! links) or a `super::` path that climbs to the crate root and names y. Test modules kept in
-//! their own `tests.rs` files are left out: a module's tests may drive it from a layer above
-//! (the router's dual-run tests submit through admission).
+//! their own `tests.rs` files (and the `tests/` folders beside them) are left out: a module's
+//! tests may drive it from a layer above (the router's dual-run tests submit through admission).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
-            rust_files(&path, out);
+            if path.file_name().is_some_and(|n| n != "tests") {
+                rust_files(&path, out);
+            }
         } else if path.extension().is_some_and(|e| e == "rs")
             && path.file_name().is_some_and(|n| n != "tests.rs")
         {

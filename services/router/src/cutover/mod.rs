@@ -26,7 +26,7 @@
 //! and the window) becomes the router's; routing reads that copy in memory. A single router keeps
 //! the state in `<data_dir>/router/cutover.json` and the window in memory ([`FileStore`]).
 //! Router replicas sharing PostgreSQL (the router's `postgres`) keep both in the database
-//! ([`crate::store::PgStore`]: `hop_cutover`, `hop_cutover_samples`), never in memory alone:
+//! (the PostgreSQL job store's `hop_cutover` and `hop_cutover_samples` tables), never in memory alone:
 //! each replica adds its own green runs to the one window and judges the breach on it, so
 //! failures spread over the replicas roll back as they would on one; two replicas latching at
 //! once end with one latch (the first stays), and a resume on any replica releases it for all.
@@ -410,7 +410,5 @@ fn reason_or_none(reason: &str) -> &str {
     }
 }
 
-#[cfg(test)]
-mod replica_tests;
 #[cfg(test)]
 mod tests;

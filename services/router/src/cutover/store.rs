@@ -1,7 +1,7 @@
 //! [`CutoverStore`]: where the cut-over state and the health window live. One router keeps
 //! them in a file and in memory ([`FileStore`](super::file_store::FileStore)); router replicas
-//! that share a PostgreSQL database keep them there ([`crate::store::PgStore`]), so a latch,
-//! a release or a green run recorded by any replica counts for all of them.
+//! that share a PostgreSQL database keep them there (the PostgreSQL job store, `PgStore`), so
+//! a latch, a release or a green run recorded by any replica counts for all of them.
 
 use async_trait::async_trait;
 

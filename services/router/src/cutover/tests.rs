@@ -10,6 +10,8 @@ use hop_runtime::Shutdown;
 use super::watcher::FileRead;
 use super::*;
 
+mod replicas;
+
 fn dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }

@@ -8,8 +8,8 @@ use hop_runtime::Shutdown;
 use hop_runtime::testing::or_skip;
 use hop_runtime::testing::postgres::Postgres;
 
-use super::tests::{eventually, failed, ok};
-use super::*;
+use super::super::*;
+use super::{eventually, failed, ok};
 use crate::store::PgStore;
 
 /// A replica on `server`'s database, refreshing every 20 ms.
