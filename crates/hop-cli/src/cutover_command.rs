@@ -308,7 +308,7 @@ mod tests {
     use std::sync::Arc;
 
     use hop_proto::v1::Mismatch;
-    use hop_router::cutover::{Cutover, CutoverConfig};
+    use hop_router::cutover::{Cutover, CutoverConfig, FileStore};
     use hop_runtime::security::CallerKind;
     use hop_runtime::{ServiceConfig, Shutdown};
 
@@ -441,8 +441,10 @@ mod tests {
 
     /// An Admin server over a fresh cut-over at 50 % green, with `token`.
     async fn admin(dir: &Path, token: &str) -> (String, Shutdown) {
-        let cutover =
-            Cutover::open(&CutoverConfig::default(), &dir.join("cutover.json"), 50).unwrap();
+        let store = Arc::new(FileStore::new(dir.join("cutover.json")));
+        let cutover = Cutover::open(&CutoverConfig::default(), store, 50)
+            .await
+            .unwrap();
         let services = hop_runtime::GrpcServices::new()
             .accept_token(CallerKind::Admin, Token::new(token).unwrap())
             .add_service(hop_router::admin_service::admin_server(Arc::clone(
