@@ -80,6 +80,29 @@ pub struct Load {
     share_jobs: Mutex<Vec<ShareJob>>,
 }
 
+/// Job latencies (submission or drop to the final answer) by when the job was submitted.
+#[derive(Default)]
+pub struct Latencies {
+    pub before: Vec<Duration>,
+    pub during: Vec<Duration>,
+}
+
+impl Latencies {
+    fn add(&mut self, when: Option<When>, took: Duration) {
+        match when {
+            Some(When::Before) => self.before.push(took),
+            Some(When::During) => self.during.push(took),
+            None => {}
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum When {
+    Before,
+    During,
+}
+
 /// What the load saw, for the test's checks and figures.
 pub struct Report {
     pub grpc_jobs: usize,
@@ -88,8 +111,8 @@ pub struct Report {
     pub retried: u64,
     pub retry_reasons: String,
     pub restarted_jobs: usize,
-    pub grpc_latencies: Vec<Duration>,
-    pub share_latencies: Vec<Duration>,
+    pub grpc_latencies: Latencies,
+    pub share_latencies: Latencies,
     pub failures: Vec<String>,
 }
 
@@ -375,7 +398,12 @@ impl Load {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let (begin, end) = *self.window.lock().unwrap();
-        let during = |at: Instant| begin.is_some_and(|b| at >= b) && end.is_none_or(|e| at <= e);
+        let when = |at: Instant| match (begin, end) {
+            (Some(b), _) if at < b => Some(When::Before),
+            (Some(_), Some(e)) if at > e => None,
+            (Some(_), _) => Some(When::During),
+            (None, _) => Some(When::Before),
+        };
         let mut failures = self.failures.lock().unwrap().clone();
         let grpc = self.grpc.lock().unwrap();
         let reference = grpc
@@ -383,7 +411,7 @@ impl Load {
             .and_then(|(_, job)| job.record.result.as_ref())
             .map(|r| r.best_fitness.to_bits());
         let mut restarted_jobs = 0;
-        let mut grpc_latencies = Vec::new();
+        let mut grpc_latencies = Latencies::default();
         for (id, job) in grpc.iter() {
             failures.extend(grpc_problems(id, job, reference));
             let started = job
@@ -394,23 +422,17 @@ impl Load {
             if started > 1 {
                 restarted_jobs += 1;
             }
-            if during(job.submitted) {
-                grpc_latencies.push(job.took);
-            }
+            grpc_latencies.add(when(job.submitted), job.took);
         }
         let share_jobs = self.share_jobs.lock().unwrap();
-        let mut share_latencies = Vec::new();
+        let mut share_latencies = Latencies::default();
         for job in share_jobs.iter() {
             match job.answered {
                 None => failures.push(format!("{}: no answer on the share (lost)", job.id)),
                 Some((_, "failed")) => {
                     failures.push(format!("{}: answered in jobs/failed", job.id))
                 }
-                Some((at, _)) => {
-                    if during(job.dropped) {
-                        share_latencies.push(at - job.dropped);
-                    }
-                }
+                Some((at, _)) => share_latencies.add(when(job.dropped), at - job.dropped),
             }
             let folders = cluster.run_folders(&job.id).len();
             if job.answered.is_some() && folders != 1 {
