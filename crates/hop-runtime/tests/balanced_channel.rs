@@ -60,6 +60,23 @@ async fn who(channel: &ServiceChannel) -> Result<bool, tonic::Status> {
     Ok(answer.into_inner().status == Wire::Serving as i32)
 }
 
+/// Calls until both servers have answered (within [`DEADLINE`]).
+async fn reach_both(channel: &ServiceChannel) {
+    let (mut first, mut second) = (0, 0);
+    let start = Instant::now();
+    while first == 0 || second == 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "only {first} + {second} answers"
+        );
+        if who(channel).await.expect("both servers answer") {
+            first += 1;
+        } else {
+            second += 1;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_spread_over_both_and_survive_one_stopping() {
     let (a, stop_a) = start(true, ServiceConfig::default()).await;
@@ -70,19 +87,7 @@ async fn requests_spread_over_both_and_survive_one_stopping() {
         .balanced_channel_with("http://engines.test:1", listed.clone(), REFRESH)
         .unwrap();
 
-    let (mut first, mut second) = (0, 0);
-    let start = Instant::now();
-    while first == 0 || second == 0 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "only {first} + {second} answers"
-        );
-        if who(&channel).await.expect("both servers answer") {
-            first += 1;
-        } else {
-            second += 1;
-        }
-    }
+    reach_both(&channel).await;
 
     stop_a.trigger();
     a.wait().await.unwrap();
@@ -157,17 +162,5 @@ async fn a_listed_address_reaches_every_replica() {
     let (b, _stop_b) = start(false, ServiceConfig::default()).await;
     let uri = format!("http://{}, http://{}", a.local_addr, b.local_addr);
     let channel = ClientSecurity::default().balanced_channel(&uri).unwrap();
-    let (mut first, mut second) = (0, 0);
-    let start = Instant::now();
-    while first == 0 || second == 0 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "only {first} + {second} answers"
-        );
-        if who(&channel).await.expect("both servers answer") {
-            first += 1;
-        } else {
-            second += 1;
-        }
-    }
+    reach_both(&channel).await;
 }

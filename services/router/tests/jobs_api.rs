@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::jobs::{client, compute, kind, router, spec, watch};
+use common::jobs::{client, compute, kind, record, router, spec, watch};
 use futures::StreamExt;
 use hop_proto::v1::job_event::Event;
 use hop_proto::v1::{
@@ -67,13 +67,7 @@ async fn submit_watch_resubmit_get_list() {
     assert!(again.duplicate);
     assert_eq!(watch(&mut client, "job-a", 0).await.len(), events.len());
 
-    let record = client
-        .get(GetRequest {
-            job_id: "job-a".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let record = record(&mut client, "job-a").await;
     assert_eq!(record.state(), JobState::Succeeded);
     assert_eq!(record.engine, "cpu");
     assert_eq!(

@@ -8,11 +8,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::jobs::{client, compute, kind, router, spec, watch};
+use common::jobs::{client, compute, kind, record, router, spec, watch};
 use futures::StreamExt;
 use hop_proto::v1::job_event::Event;
 use hop_proto::v1::jobs_client::JobsClient;
-use hop_proto::v1::{CancelRequest, GetRequest, JobEvent, JobState, SubmitRequest, WatchRequest};
+use hop_proto::v1::{CancelRequest, JobEvent, JobState, SubmitRequest, WatchRequest};
 use hop_runtime::testing::postgres::Postgres;
 use hop_runtime::testing::{ServiceProcess, or_skip};
 use tonic::transport::Channel;
@@ -111,13 +111,7 @@ async fn routers_share_jobs_through_postgres() {
 
     let second = replica(&db, &green, "b");
     let mut client_b = client(&second).await;
-    let record = client_b
-        .get(GetRequest {
-            job_id: "shared".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let record = record(&mut client_b, "shared").await;
     assert_eq!(record.state(), JobState::Succeeded);
     assert_eq!(record.result.unwrap().algorithms.len(), 1);
     let again = client_b
@@ -170,13 +164,7 @@ async fn a_job_is_watched_and_cancelled_through_another_replica() {
     }
     // Replica a's run was fenced off: the record stays cancelled.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let record = client_a
-        .get(GetRequest {
-            job_id: "far".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let record = record(&mut client_a, "far").await;
     assert_eq!(record.state(), JobState::Cancelled);
     assert!(record.error_message.contains("test"), "{record:?}");
 }

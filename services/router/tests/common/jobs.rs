@@ -7,7 +7,7 @@ use futures::StreamExt;
 use hop_proto::v1::job_event::Event;
 use hop_proto::v1::job_spec::Input;
 use hop_proto::v1::jobs_client::JobsClient;
-use hop_proto::v1::{JobEvent, JobOptions, JobSpec, WatchRequest};
+use hop_proto::v1::{GetRequest, JobEvent, JobOptions, JobRecord, JobSpec, WatchRequest};
 use hop_runtime::testing::{ServiceProcess, sibling_binary};
 use tonic::transport::Channel;
 
@@ -47,6 +47,14 @@ pub fn spec(job_id: &str, fixture: &str, budget: u64, algorithms: &[&str]) -> Jo
 pub async fn client(router: &ServiceProcess) -> JobsClient<Channel> {
     JobsClient::new(router.channel().await)
         .max_decoding_message_size(hop_proto::limits::MAX_MESSAGE_BYTES)
+}
+
+/// A job's record (`Get`, which must succeed).
+pub async fn record(client: &mut JobsClient<Channel>, job_id: &str) -> JobRecord {
+    let request = GetRequest {
+        job_id: job_id.into(),
+    };
+    client.get(request).await.expect("Get").into_inner()
 }
 
 /// Every event of a job's `Watch` after `after`, until the stream ends.
