@@ -14,7 +14,7 @@ use hop_proto::v1::job_event::Event;
 use hop_proto::v1::jobs_client::JobsClient;
 use hop_proto::v1::{CancelRequest, JobEvent, JobState, SubmitRequest, WatchRequest};
 use hop_runtime::testing::postgres::Postgres;
-use hop_runtime::testing::{ServiceProcess, or_skip};
+use hop_runtime::testing::{ServiceProcess, or_skip, scrape_metrics};
 use tonic::transport::Channel;
 
 /// A job that runs until it is cancelled (SA with a budget far beyond the test's life).
@@ -77,6 +77,15 @@ async fn until_started(stream: &mut tonic::Streaming<JobEvent>, n: usize) -> u64
     })
     .await
     .expect("started in time")
+}
+
+/// Whether `router` ended a run because another replica holds its job now.
+async fn leases_lost(router: &ServiceProcess) -> bool {
+    scrape_metrics(router.metrics)
+        .await
+        .lines()
+        .filter_map(|line| line.strip_prefix("hop_router_leases_lost_total "))
+        .any(|count| count.trim() != "0")
 }
 
 async fn cancel(client: &mut JobsClient<Channel>, job_id: &str) -> JobState {
@@ -162,8 +171,16 @@ async fn a_job_is_watched_and_cancelled_through_another_replica() {
             "{name}: {last:?}"
         );
     }
-    // Replica a's run was fenced off: the record stays cancelled.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Replica a's run was fenced off (its next renewal finds the job taken and ends the run),
+    // and the record stays cancelled.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !leases_lost(&a).await {
+        assert!(
+            Instant::now() < deadline,
+            "replica a never saw its lease go"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let record = record(&mut client_a, "far").await;
     assert_eq!(record.state(), JobState::Cancelled);
     assert!(record.error_message.contains("test"), "{record:?}");
