@@ -20,6 +20,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hop_e2e::Cluster;
+use hop_proto::v1::jobs_client::JobsClient;
+use hop_proto::v1::{GetRequest, JobState};
 use hop_runtime::testing::or_skip;
 use hop_runtime::testing::postgres::Postgres;
 use load::{Load, percentiles};
@@ -122,6 +124,16 @@ async fn every_instance_restarts_one_at_a_time_under_load() {
             latencies.before.len()
         );
     }
+    // `hop submit/watch/result` reach the routers the way `hop up --replicas router=2` records
+    // them: one comma-separated address.
+    let channel = hop_cli::local::router_channel(Some(&cluster.stack.uri("router")), None)
+        .await
+        .expect("the hop CLI's channel over both routers");
+    let request = GetRequest {
+        job_id: "grpc-0-0".into(),
+    };
+    let first = JobsClient::new(channel).get(request).await.expect("Get");
+    assert_eq!(first.into_inner().state(), JobState::Succeeded);
     assert!(
         report.failures.is_empty(),
         "{} failures:\n{}",

@@ -87,8 +87,8 @@ pub fn local_token_file(kind: CallerKind) -> Option<PathBuf> {
     load()?.tokens_dir.map(|dir| dir.join(kind.name()))
 }
 
-/// A channel to the router (`explicit`, flag or `HOP_ROUTER`, else the local `hop up`'s) whose
-/// calls carry `token`; mutual TLS when `HOP_TLS_CERT`, `HOP_TLS_KEY` and `HOP_TLS_CA` are set.
+/// A channel to the router (`explicit`, flag or `HOP_ROUTER`, else the local `hop up`'s; a
+/// comma-separated list is balanced over) whose calls carry `token`; mutual TLS when `HOP_TLS_CERT`, `HOP_TLS_KEY` and `HOP_TLS_CA` are set.
 pub async fn router_channel(
     explicit: Option<&str>,
     token: Option<Token>,
@@ -105,10 +105,16 @@ pub async fn router_channel(
         .map_err(|e| CliError::Usage(format!("HOP_TLS_CERT, HOP_TLS_KEY, HOP_TLS_CA: {e}")))?;
     let security =
         ClientSecurity::new(files.as_ref(), token).map_err(|e| CliError::Usage(e.to_string()))?;
-    security.connect(&uri).await.map_err(|e| CliError::Rpc {
+    let unreachable = |e: tonic::transport::Error| CliError::Rpc {
         what: format!("cannot reach the router at {uri}"),
         message: e.to_string(),
-    })
+    };
+    if uri.contains(',') {
+        // Several routers (`hop up --replicas router=N` records them all): balanced over them,
+        // connected on the first call.
+        return security.balanced_channel(&uri).map_err(unreachable);
+    }
+    security.connect(&uri).await.map_err(unreachable)
 }
 
 /// The token of `path` (a flag's file), else of the local `hop up`'s `kind` file, else none.
