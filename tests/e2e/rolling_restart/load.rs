@@ -195,7 +195,7 @@ impl Load {
             match call().await {
                 Ok(reply) => return Ok(reply.into_inner()),
                 Err(status) if retryable(&status) && Instant::now() < deadline => {
-                    self.retry(what, &status);
+                    self.count_retry(format!("{what} {:?}", status.code()));
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
@@ -204,8 +204,8 @@ impl Load {
         }
     }
 
-    fn retry(&self, what: &str, status: &Status) {
-        let reason = format!("{what} {:?}", status.code());
+    /// Counts one retry under `reason`.
+    fn count_retry(&self, reason: String) {
         *self.retried.lock().unwrap().entry(reason).or_default() += 1;
     }
 
@@ -287,18 +287,13 @@ impl Load {
                         }
                     }
                     Err(status) if retryable(&status) => {
-                        self.retry("Watch stream", &status);
+                        self.count_retry(format!("Watch stream {:?}", status.code()));
                         continue 'watch;
                     }
                     Err(status) => return Err(format!("Watch stream: {status:?}")),
                 }
             }
-            *self
-                .retried
-                .lock()
-                .unwrap()
-                .entry("Watch ended early".into())
-                .or_default() += 1;
+            self.count_retry("Watch ended early".into());
         }
         let record = self
             .call("Get", || {
